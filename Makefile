@@ -1,0 +1,41 @@
+# Quick start:  make demo   (set up, build, run the demo on built-in data)
+#               make test   (set up, build, run the test suite)
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: all fftw venv install dev test demo bench clean
+
+all: install
+
+# FFTW3 (double + single precision headers and libraries).
+fftw:
+	@bash tools/ensure_fftw.sh
+
+$(VENV)/.stamp-deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH_SPEC)"
+	$(PIP) install --quiet "scikit-build-core>=0.10" "nanobind>=2.4" numpy \
+	    "pytest>=7" "hypothesis>=6" "scipy>=1.12" "kymatio==0.3.0"
+	touch $@
+
+venv: $(VENV)/.stamp-deps
+
+# Build and install the package into the venv (re-run after C++ changes).
+install: fftw venv
+	$(PIP) install --quiet --no-build-isolation --no-deps .
+
+test: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q tests
+
+demo: install
+	$(PY) examples/demo.py
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build dist $(VENV)

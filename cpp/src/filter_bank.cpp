@@ -1,0 +1,200 @@
+#include "scatclust/filter_bank.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+#include "scatclust/errors.hpp"
+#include "scatclust/fft_plan.hpp"
+
+namespace scatclust {
+
+namespace {
+
+// Time-domain view of a real Fourier-domain filter: h = ifft(h_f) (normalised by 1/N).
+std::vector<std::complex<double>> ifft_real_filter(const double* h_f, int N) {
+    AlignedBuffer<std::complex<double>> buf(N);
+    for (int k = 0; k < N; ++k) buf[k] = {h_f[k], 0.0};
+    get_plan<double>(FftKind::Backward, N, true)->c2c(buf.data(), buf.data());
+    std::vector<std::complex<double>> h(buf.data(), buf.data() + N);
+    for (auto& v : h) v /= static_cast<double>(N);
+    return h;
+}
+
+double sigma_of_xi(double xi, int Q, double r) {
+    const double factor = 1.0 / std::pow(2.0, 1.0 / Q);
+    return xi * (1.0 - factor) / (1.0 + factor) / std::sqrt(2.0 * std::log(1.0 / r));
+}
+
+int max_dyadic_subsampling(double xi, double sigma, double alpha) {
+    const double upper = std::min(xi + alpha * sigma, 0.5);
+    return static_cast<int>(std::floor(-std::log2(upper))) - 1;
+}
+
+}  // namespace
+
+void morlet_1d(int N, double xi, double sigma, double* out) {
+    require(N >= 1, "filter length N=", N, " must be >= 1");
+    require(sigma > 0 && std::isfinite(sigma), "sigma=", sigma, " must be positive and finite");
+    // Number of frequency periods summed so that the periodised Gaussian is exact to ~1e-7.
+    int P = static_cast<int>(std::ceil(std::sqrt(-2.0 * sigma * sigma * std::log(1e-7)) + 1.0));
+    P = std::min(P, 5);
+    std::vector<double> low(N, 0.0), band(N, 0.0);
+    const double inv2s2 = 1.0 / (2.0 * sigma * sigma);
+    if (P == 1) {
+        // Single period: frequencies in numpy's fftfreq order for the low-pass,
+        // and [0, 1) for the band-pass (kymatio's convention).
+        for (int k = 0; k < N; ++k) {
+            const double f = (k < (N + 1) / 2 ? k : k - N) / static_cast<double>(N);
+            low[k] = std::exp(-f * f * inv2s2);
+            const double g = k / static_cast<double>(N) - xi;
+            band[k] = std::exp(-g * g * inv2s2);
+        }
+    } else {
+        // Frequencies (1-P) .. P-1 periods, summed (periodised) and averaged.
+        for (int p = 1 - P; p < P; ++p) {
+            for (int k = 0; k < N; ++k) {
+                const double f = p + k / static_cast<double>(N);
+                low[k] += std::exp(-f * f * inv2s2);
+                const double g = f - xi;
+                band[k] += std::exp(-g * g * inv2s2);
+            }
+        }
+        const double inv = 1.0 / (2 * P - 1);
+        for (int k = 0; k < N; ++k) { low[k] *= inv; band[k] *= inv; }
+    }
+    if (xi != 0.0) {
+        const double kappa = band[0] / low[0];  // zero-mean correction
+        for (int k = 0; k < N; ++k) out[k] = band[k] - kappa * low[k];
+    } else {
+        for (int k = 0; k < N; ++k) out[k] = low[k];
+    }
+    // Unit L1 norm in time.
+    auto h = ifft_real_filter(out, N);
+    double l1 = 0.0;
+    for (auto& v : h) l1 += std::abs(v);
+    for (int k = 0; k < N; ++k) out[k] /= l1;
+}
+
+int temporal_support(const double* h_f, int N, double criterion) {
+    auto h = ifft_real_filter(h_f, N);
+    const int half = N / 2;
+    // Tail mass beyond index i (on the positive-time half), accumulated from the end.
+    std::vector<double> resid(half, 0.0);
+    double acc = 0.0;
+    for (int i = half - 1; i >= 0; --i) {
+        acc += std::abs(h[i]);
+        resid[i] = acc;
+    }
+    for (int i = 0; i < half; ++i)
+        if (resid[i] <= criterion) return i + 1;
+    return -1;
+}
+
+std::vector<FilterInfo> morlet_params(double sigma_min, int Q, double alpha, double r_psi) {
+    const double xi_max = std::max(1.0 / (1.0 + std::pow(2.0, 3.0 / Q)), 0.35);
+    const double sigma_max = sigma_of_xi(xi_max, Q, r_psi);
+    std::vector<double> xis, sigmas;
+    double elbow_xi;
+    if (sigma_max <= sigma_min) {
+        elbow_xi = sigma_max;
+    } else {
+        xis.push_back(xi_max);
+        sigmas.push_back(sigma_max);
+        const double step = std::pow(2.0, 1.0 / Q);
+        while (sigmas.back() > sigma_min * step) {
+            xis.push_back(xis.back() / step);
+            sigmas.push_back(sigmas.back() / step);
+        }
+        elbow_xi = xis.back();
+    }
+    // Constant-bandwidth filters paving the low frequencies below the last octave.
+    for (int q = 1; q < Q; ++q) {
+        xis.push_back(elbow_xi - static_cast<double>(q) / Q * elbow_xi);
+        sigmas.push_back(sigma_min);
+    }
+    std::vector<FilterInfo> out;
+    for (std::size_t i = 0; i < xis.size(); ++i)
+        out.push_back({xis[i], sigmas[i], max_dyadic_subsampling(xis[i], sigmas[i], alpha)});
+    return out;
+}
+
+MorletFilterBank::MorletFilterBank(int N_, int J_, int Q1_, int Q2_, double T_, const std::string& kind_,
+                                   double r_psi_, double sigma0_, double alpha_)
+    : N(N_), J(J_), Q1(Q1_), Q2(Q2_), T(T_), kind(kind_), r_psi(r_psi_), sigma0(sigma0_), alpha(alpha_) {
+    require(N >= 2, "N=", N, " must be >= 2 (signal length in samples)");
+    require(J >= 1 && J <= 24, "J=", J, " must be in [1, 24] (number of octaves)");
+    require(Q1 >= 1 && Q1 <= 64, "Q1=", Q1, " must be in [1, 64] (wavelets per octave, first order)");
+    require(Q2 >= 1 && Q2 <= 64, "Q2=", Q2, " must be in [1, 64] (wavelets per octave, second order)");
+    require(std::isfinite(T) && T >= 1.0 && T <= N, "T=", T, " must be in [1, N=", N,
+            "] (averaging scale in samples); use T <= N or a longer signal");
+    require(kind == "kymatio" || kind == "spectra", "kind='", kind, "' must be 'kymatio' or 'spectra'");
+    require(r_psi > 0 && r_psi < 1, "r_psi=", r_psi, " must be in (0, 1)");
+    require(sigma0 > 0 && std::isfinite(sigma0), "sigma0=", sigma0, " must be positive");
+    require(alpha > 0 && std::isfinite(alpha), "alpha=", alpha, " must be positive");
+    if (kind == "spectra")
+        require(Q1 == 1 && Q2 == 1, "kind='spectra' uses one wavelet per octave: Q=(", Q1, ", ", Q2,
+                ") must be (1, 1)");
+    log2_T = static_cast<int>(std::floor(std::log2(T)));
+
+    // Padding as kymatio: three times the low-pass support on each side, capped at 3N-2.
+    std::vector<double> phi_in(N);
+    morlet_1d(N, 0.0, sigma0 / T, phi_in.data());
+    int sup = temporal_support(phi_in.data(), N);
+    if (sup < 0) sup = N / 2;
+    const int min_to_pad = 3 * sup;
+    const int j_max_support = static_cast<int>(std::floor(std::log2(3.0 * N - 2.0)));
+    const int j_pad = std::min(static_cast<int>(std::ceil(std::log2(static_cast<double>(N) + 2.0 * min_to_pad))),
+                               j_max_support);
+    N_padded = 1 << j_pad;
+    const int to_add = N_padded - N;
+    pad_left = to_add / 2;
+    pad_right = to_add - pad_left;
+
+    const double sigma_min = sigma0 / std::pow(2.0, J);
+    if (kind == "kymatio") {
+        psi1 = morlet_params(sigma_min, Q1, alpha, r_psi);
+        psi2 = morlet_params(sigma_min, Q2, alpha, r_psi);
+    } else {
+        for (int j = 0; j < J; ++j) {
+            const double xi = 0.425 * std::pow(2.0, -j);
+            const double s = sigma_of_xi(xi, 1, r_psi);
+            psi1.push_back({xi, s, max_dyadic_subsampling(xi, s, alpha)});
+        }
+        psi2 = psi1;
+    }
+    phi = {0.0, sigma0 / T, log2_T};
+
+    auto build = [&](const std::vector<FilterInfo>& info, std::vector<double>& arr) {
+        arr.assign(info.size() * static_cast<std::size_t>(N_padded), 0.0);
+        for (std::size_t i = 0; i < info.size(); ++i)
+            morlet_1d(N_padded, info[i].xi, info[i].sigma, arr.data() + i * N_padded);
+    };
+    build(psi1, psi1_f);
+    build(psi2, psi2_f);
+    phi_f.assign(N_padded, 0.0);
+    morlet_1d(N_padded, 0.0, phi.sigma, phi_f.data());
+
+    // The widest wavelet must fit in the padded signal, or its coefficients are all border.
+    double smin = 1e300;
+    std::size_t imin = 0;
+    for (std::size_t i = 0; i < psi1.size(); ++i)
+        if (psi1[i].sigma < smin) { smin = psi1[i].sigma; imin = i; }
+    if (!psi1.empty() && temporal_support(psi1_f.data() + imin * N_padded, N_padded) < 0)
+        fail("N=", N, " is shorter than the support of the largest wavelet (J=", J, ", Q=", Q1,
+             "); use a signal of at least ~", static_cast<long long>(std::ceil(3.0 / smin)),
+             " samples or a smaller J");
+
+    // Unpadding bounds after each dyadic subsampling (ceil halving, as kymatio).
+    const int kmax = std::max(log2_T, J) + 1;
+    ind_start.assign(kmax + 1, 0);
+    ind_end.assign(kmax + 1, 0);
+    ind_start[0] = pad_left;
+    ind_end[0] = pad_left + N;
+    for (int k = 1; k <= kmax; ++k) {
+        ind_start[k] = ind_start[k - 1] / 2 + ind_start[k - 1] % 2;
+        ind_end[k] = ind_end[k - 1] / 2 + ind_end[k - 1] % 2;
+    }
+}
+
+}  // namespace scatclust

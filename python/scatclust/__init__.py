@@ -1,0 +1,18 @@
+"""scatclust: multi-scale scattering features, clustering and source separation.
+
+The heavy kernels live in the compiled module ``scatclust._core`` (C++17, OpenMP, FFTW3);
+``scatclust.reference`` holds plain numpy versions used as test oracles and baselines.
+"""
+from __future__ import annotations
+
+from . import _core
+from ._threads import get_num_threads, set_num_threads, threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "get_num_threads",
+    "set_num_threads",
+    "threads",
+]
