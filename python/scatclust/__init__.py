@@ -6,12 +6,18 @@ The heavy kernels live in the compiled module ``scatclust._core`` (C++17, OpenMP
 from __future__ import annotations
 
 from . import _core
+from . import fft
+from ._filter_bank import MorletFilterBank
 from ._threads import get_num_threads, set_num_threads, threads
+from ._wavelet import WaveletTransform
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "MorletFilterBank",
+    "WaveletTransform",
+    "fft",
     "get_num_threads",
     "set_num_threads",
     "threads",
