@@ -180,10 +180,19 @@ MorletFilterBank::MorletFilterBank(int N_, int J_, int Q1_, int Q2_, double T_, 
     std::size_t imin = 0;
     for (std::size_t i = 0; i < psi1.size(); ++i)
         if (psi1[i].sigma < smin) { smin = psi1[i].sigma; imin = i; }
-    if (!psi1.empty() && temporal_support(psi1_f.data() + imin * N_padded, N_padded) < 0)
+    // temporal_support() returns -1 (never met) or N_padded/2 (only the last sample is below
+    // the criterion) when the wavelet spans the whole padded signal.
+    const int widest = psi1.empty() ? 0 : temporal_support(psi1_f.data() + imin * N_padded, N_padded);
+    if (!psi1.empty() && (widest < 0 || widest >= N_padded / 2)) {
+        // Measure the wavelet's half support on a long grid to tell the user what length works.
+        const int L = 1 << std::min(J + 7, 24);
+        std::vector<double> h(L);
+        morlet_1d(L, psi1[imin].xi, psi1[imin].sigma, h.data());
+        const int s = temporal_support(h.data(), L);
         fail("N=", N, " is shorter than the support of the largest wavelet (J=", J, ", Q=", Q1,
-             "); use a signal of at least ~", static_cast<long long>(std::ceil(3.0 / smin)),
+             ", half support ", s, " samples); use a signal of at least ", 2 * s,
              " samples or a smaller J");
+    }
 
     // Unpadding bounds after each dyadic subsampling (ceil halving, as kymatio).
     const int kmax = std::max(log2_T, J) + 1;

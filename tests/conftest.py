@@ -1,0 +1,38 @@
+import os
+
+import numpy as np
+import pytest
+
+# Tests run with the cheap planner so that many sizes plan quickly; kernels are the same.
+os.environ.setdefault("SCATCLUST_FFTW_PLANNER", "estimate")
+
+DTYPES = [np.float32, np.float64]
+
+
+def rel_err(a, b):
+    """max |a - b| / max |b| (0 when both vanish)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    scale = np.abs(b).max() if b.size else 0.0
+    diff = np.abs(a - b).max() if b.size else 0.0
+    return float(diff / scale) if scale > 0 else float(diff)
+
+
+def tol(dtype, factor_f32=1e-5, factor_f64=1e-12):
+    """Relative tolerances used across the suite: 1e-5 (float32), 1e-12 (float64)."""
+    return factor_f32 if np.dtype(dtype) == np.float32 else factor_f64
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def kymatio_1d():
+    """kymatio 0.3's 1-D numpy frontend and backend, imported without its 3-D frontend
+    (which needs scipy.special.sph_harm, removed in scipy 1.17)."""
+    fe = pytest.importorskip("kymatio.scattering1d.frontend.numpy_frontend",
+                             reason="kymatio 0.3 is a test dependency (pip install kymatio==0.3.0)")
+    from kymatio.scattering1d.backend.numpy_backend import backend
+
+    return fe.ScatteringNumPy1D, backend
