@@ -6,6 +6,7 @@
 
 #include "scatclust/errors.hpp"
 #include "scatclust/fft_plan.hpp"
+#include "scatclust/parallel.hpp"
 
 namespace scatclust {
 
@@ -20,6 +21,10 @@ std::vector<std::complex<double>> ifft_real_filter(const double* h_f, int N) {
     for (auto& v : h) v /= static_cast<double>(N);
     return h;
 }
+
+// exp(-a) for a >= 0, skipping the call where the result underflows to exactly 0 anyway
+// (a > 745.2 in double), which is most of a narrow filter's spectrum.
+inline double gauss_exp(double a) { return a > 746.0 ? 0.0 : std::exp(-a); }
 
 double sigma_of_xi(double xi, int Q, double r) {
     const double factor = 1.0 / std::pow(2.0, 1.0 / Q);
@@ -46,18 +51,18 @@ void morlet_1d(int N, double xi, double sigma, double* out) {
         // and [0, 1) for the band-pass (kymatio's convention).
         for (int k = 0; k < N; ++k) {
             const double f = (k < (N + 1) / 2 ? k : k - N) / static_cast<double>(N);
-            low[k] = std::exp(-f * f * inv2s2);
+            low[k] = gauss_exp(f * f * inv2s2);
             const double g = k / static_cast<double>(N) - xi;
-            band[k] = std::exp(-g * g * inv2s2);
+            band[k] = gauss_exp(g * g * inv2s2);
         }
     } else {
         // Frequencies (1-P) .. P-1 periods, summed (periodised) and averaged.
         for (int p = 1 - P; p < P; ++p) {
             for (int k = 0; k < N; ++k) {
                 const double f = p + k / static_cast<double>(N);
-                low[k] += std::exp(-f * f * inv2s2);
+                low[k] += gauss_exp(f * f * inv2s2);
                 const double g = f - xi;
-                band[k] += std::exp(-g * g * inv2s2);
+                band[k] += gauss_exp(g * g * inv2s2);
             }
         }
         const double inv = 1.0 / (2 * P - 1);
@@ -167,8 +172,12 @@ MorletFilterBank::MorletFilterBank(int N_, int J_, int Q1_, int Q2_, double T_, 
 
     auto build = [&](const std::vector<FilterInfo>& info, std::vector<double>& arr) {
         arr.assign(info.size() * static_cast<std::size_t>(N_padded), 0.0);
+        // Filters are independent; plan lookups inside morlet_1d are thread-safe.
+        ParallelGuard guard;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_num_threads(0))
         for (std::size_t i = 0; i < info.size(); ++i)
-            morlet_1d(N_padded, info[i].xi, info[i].sigma, arr.data() + i * N_padded);
+            guard.run([&] { morlet_1d(N_padded, info[i].xi, info[i].sigma, arr.data() + i * N_padded); });
+        guard.rethrow();
     };
     build(psi1, psi1_f);
     build(psi2, psi2_f);

@@ -92,15 +92,19 @@ void WaveletTransform<T>::execute(const T* x, std::size_t batch, void* out, bool
     AlignedBuffer<C> spectra(chunk * static_cast<std::size_t>(np));
     const std::size_t Lfull = out_len_[0];
 
+    ParallelGuard guard;
     for (std::size_t b0 = 0; b0 < batch; b0 += chunk) {
         const std::size_t nb = std::min(chunk, batch - b0);
 #pragma omp parallel num_threads(nt)
         {
-            AlignedBuffer<T> padded(np);
-            AlignedBuffer<C> half(nc);
-            AlignedBuffer<C> work(np);
+            // Per-thread scratch; an allocation failure is reported after the region.
+            AlignedBuffer<T> padded;
+            AlignedBuffer<C> half, work;
+            bool ok = false;
+            guard.run([&] { padded.resize(np); half.resize(nc); work.resize(np); ok = true; });
 #pragma omp for schedule(static)
             for (long long i = 0; i < static_cast<long long>(nb); ++i) {
+                if (!ok) continue;
                 pad_signal<T>(x + (b0 + i) * n_, n_, padded.data(), np, pad_left_, mode_);
                 r2c->r2c(padded.data(), half.data());
                 C* X = spectra.data() + i * static_cast<std::size_t>(np);
@@ -111,6 +115,7 @@ void WaveletTransform<T>::execute(const T* x, std::size_t batch, void* out, bool
             const long long npairs = static_cast<long long>(nb) * n_filters_;
 #pragma omp for schedule(dynamic, 1)
             for (long long p = 0; p < npairs; ++p) {
+                if (!ok) continue;
                 const int f = static_cast<int>(p / static_cast<long long>(nb));
                 const std::size_t i = static_cast<std::size_t>(p % static_cast<long long>(nb));
                 const std::size_t b = b0 + i;
@@ -145,6 +150,7 @@ void WaveletTransform<T>::execute(const T* x, std::size_t batch, void* out, bool
                 }
             }
         }
+        guard.rethrow();
     }
 }
 

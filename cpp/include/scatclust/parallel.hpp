@@ -12,3 +12,33 @@ int default_num_threads();             // the value kernels use when given n <= 
 int resolve_num_threads(int n);        // n > 0 -> n, otherwise default_num_threads()
 
 }  // namespace scatclust
+
+#include <exception>
+#include <mutex>
+
+namespace scatclust {
+
+// An exception escaping an OpenMP region terminates the process. Kernels run the body of
+// each parallel region through guard.run(...) and call guard.rethrow() after the region,
+// so errors (bad_alloc, invalid input found late) reach Python as exceptions.
+class ParallelGuard {
+public:
+    template <class F>
+    void run(F&& f) noexcept {
+        try {
+            f();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(m_);
+            if (!err_) err_ = std::current_exception();
+        }
+    }
+    void rethrow() const {
+        if (err_) std::rethrow_exception(err_);
+    }
+
+private:
+    std::exception_ptr err_;
+    std::mutex m_;
+};
+
+}  // namespace scatclust
