@@ -39,7 +39,7 @@ _MAX_PERIODS = 5
 
 
 def _n_periods(sigma: float) -> int:
-    """Smallest P with exp(-(P-1)^2 / (2 sigma^2)) <= 1e-7, capped at 5.
+    """Smallest P with exp(-(P-1)^2 / (2 sigma^2)) < 1e-7, at least 2, capped at 5.
 
     The Gaussian of width ``sigma`` is evaluated on the frequency interval [1-P, P) (2P-1
     periods of the unit interval) and folded back onto [0, 1).
@@ -89,12 +89,10 @@ def morlet_1d(N: int, xi: float | None, sigma: float) -> np.ndarray:
     P = _n_periods(sigma)
     n_periods = 2 * P - 1
     # Frequencies covering [1-P, P) with step 1/N: n_periods copies of the unit interval.
+    # (kymatio has a special case for P == 1, which sigma > 0 never reaches: P >= 2.)
     freqs = np.arange((1 - P) * N, P * N, dtype=np.float64) / float(N)
-    # With a single period kymatio centres the low-pass on [-1/2, 1/2) so that it is
-    # continuous around 0; the Gabor term stays on [0, 1).
-    freqs_low = np.fft.fftfreq(N) if P == 1 else freqs
 
-    low_f = _fold_periods(np.exp(-(freqs_low**2) / (2 * sigma**2)), n_periods)
+    low_f = _fold_periods(np.exp(-(freqs**2) / (2 * sigma**2)), n_periods)
     if xi:
         gabor_f = _fold_periods(np.exp(-((freqs - xi) ** 2) / (2 * sigma**2)), n_periods)
         # Remove the Gabor's DC with a multiple of the low-pass: psi_f[0] == 0 exactly.
