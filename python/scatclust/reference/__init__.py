@@ -1,0 +1,35 @@
+"""Plain-numpy reference implementations ("oracles") of the ``scatclust._core`` kernels.
+
+Slow, readable, and written from the mathematics; the tests compare the compiled kernels
+against these, and these against the peer libraries (kymatio 0.3 for the filter bank and
+the wavelet transform).
+"""
+from __future__ import annotations
+
+from .filter_bank import (
+    border_indices,
+    gauss_1d,
+    max_dyadic_subsampling,
+    morlet_1d,
+    morlet_filter_bank,
+    morlet_params,
+    padding_geometry,
+    sigma_from_xi,
+    temporal_support,
+)
+from .wavelet import pad, scattering_first_layer, wavelet_transform
+
+__all__ = [
+    "border_indices",
+    "gauss_1d",
+    "max_dyadic_subsampling",
+    "morlet_1d",
+    "morlet_filter_bank",
+    "morlet_params",
+    "pad",
+    "padding_geometry",
+    "scattering_first_layer",
+    "sigma_from_xi",
+    "temporal_support",
+    "wavelet_transform",
+]
