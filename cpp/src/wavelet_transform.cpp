@@ -68,6 +68,25 @@ WaveletTransform<T>::WaveletTransform(const double* filters, int n_filters, int 
                 "unpadding bounds [", ind_start[k], ", ", ind_end[k], ") out of range for k=", k);
         out_cum_[f + 1] = out_cum_[f] + out_len_.back();
     }
+    runs_.resize(n_filters);
+    for (int f = 0; f < n_filters; ++f) {
+        const T* h = filters_.data() + static_cast<std::size_t>(f) * n_padded;
+        const int M = n_padded >> k_[f];
+        int m = 0;
+        while (m < n_padded) {
+            while (m < n_padded && h[m] == T(0)) ++m;
+            if (m == n_padded) break;
+            int e = m;
+            while (e < n_padded && h[e] != T(0)) ++e;
+            // split at period boundaries so each run maps to one contiguous output range
+            for (int a = m; a < e;) {
+                const int b = std::min(e, (a / M + 1) * M);
+                runs_[f].emplace_back(a, b);
+                a = b;
+            }
+            m = e;
+        }
+    }
 }
 
 template <class T>
@@ -125,11 +144,16 @@ void WaveletTransform<T>::execute(const T* x, std::size_t batch, void* out, bool
                 const C* X = spectra.data() + i * static_cast<std::size_t>(np);
                 const T* h = filters_.data() + static_cast<std::size_t>(f) * np;
                 C* w = work.data();
-                for (int m = 0; m < M; ++m) w[m] = X[m] * h[m];
-                for (int q = 1; q < periods; ++q) {
-                    const C* Xq = X + static_cast<std::size_t>(q) * M;
-                    const T* hq = h + static_cast<std::size_t>(q) * M;
-                    for (int m = 0; m < M; ++m) w[m] += Xq[m] * hq[m];
+                // Periodised product: w[m] = sum_q X[m + qM] h[m + qM], q ascending, over
+                // the filter's non-zero runs only (runs are sorted and never cross a period).
+                std::fill(w, w + M, C(0));
+                for (const auto& r : runs_[f]) {
+                    const int base = (r.first / M) * M;
+                    C* wo = w + (r.first - base);
+                    const C* Xr = X + r.first;
+                    const T* hr = h + r.first;
+                    const int len = r.second - r.first;
+                    for (int m = 0; m < len; ++m) wo[m] += Xr[m] * hr[m];
                 }
                 inv[f]->c2c(w, w);
                 // 1/periods from the periodisation mean, 1/M from the unnormalised inverse FFT.
