@@ -6,13 +6,18 @@ The heavy kernels live in the compiled module ``scatclust._core`` (C++17, OpenMP
 from __future__ import annotations
 
 from . import _core
+from ._stft import STFT, get_window, istft, stft
 from ._threads import get_num_threads, set_num_threads, threads
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "STFT",
     "get_num_threads",
+    "get_window",
+    "istft",
     "set_num_threads",
+    "stft",
     "threads",
 ]
