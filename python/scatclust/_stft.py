@@ -72,6 +72,8 @@ def _to_numpy_real(x, name):
     if np.iscomplexobj(x):
         raise TypeError(f"{name} has complex dtype {x.dtype}; the STFT needs a real signal "
                         f"(float32 or float64)")
+    if x.ndim == 0:
+        raise ValueError(f"{name} is a scalar; it must have shape (..., n) with n >= 1")
     if x.dtype not in (np.float32, np.float64):
         try:
             x = x.astype(np.float64)
@@ -268,7 +270,7 @@ class STFT:
                 raise ValueError("scale_to='magnitude' needs a window with sum(win) != 0")
             w = w / abs(s)
         elif scale_to == "psd":
-            w = w / np.sqrt(np.sum(w * w) / self._fs)
+            w = w / np.sqrt(np.sum(w * w) * self._fs)
         self._scaling = scale_to
         if phase_shift is not None:
             phase_shift = int(_check_int(phase_shift, "phase_shift", -(2 ** 62)))
@@ -514,8 +516,6 @@ class STFT:
         (3, 5, 23)
         """
         xa, is_torch = _to_numpy_real(x, "x")
-        if xa.ndim == 0:
-            raise ValueError("x is a scalar; it must have shape (..., n) with n >= 1")
         n = xa.shape[-1]
         if n == 0:
             raise ValueError(f"x is empty (shape {xa.shape}); it needs n >= 1 samples on its last axis")
@@ -565,7 +565,8 @@ class STFT:
         k0, k1 : int
             Samples ``k0 <= k < k1`` to reconstruct; default ``k1`` is the last sample any
             frame of S touches. Needs ``k_min <= k0 < k1 <= k_max`` and
-            ``k1 - k0 >= ceil(m_num/2)``.
+            ``k1 - k0 >= ceil(m_num/2)``. For ``k0 >= 0`` the result equals scipy's; for
+            ``k0 < 0`` scipy also adds frames wrapped round from the end of S, which we do not.
         n_threads : int, optional
             Threads for this call.
 
@@ -602,8 +603,10 @@ class STFT:
         if k1 - k0 < n_min:
             raise ValueError(f"k1 - k0 = {k1 - k0} (k0={k0}, k1={k1}) must be >= ceil(m_num/2)={n_min}")
         nt = resolve_n_threads(n_threads)
-        # Frame range exactly as scipy chooses it.
-        q0 = k0 // self._hop + self._p_min if k0 >= 0 else k0 // self._hop
+        # Frame range as scipy chooses it, except that for k0 < 0 frames before p_min (not
+        # in S) are skipped: scipy indexes S with a negative column there, which wraps round
+        # to the last frames of S.
+        q0 = k0 // self._hop + self._p_min if k0 >= 0 else max(k0 // self._hop, self._p_min)
         q1 = min(self.p_max(k1), q_max)
         out, is_torch = self._inverse(Sa, is_torch, self._p_min, q0, q1, k0, k1, nt)
         return _wrap(out, is_torch)

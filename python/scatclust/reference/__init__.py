@@ -1,4 +1,8 @@
-"""Plain numpy versions of the core kernels, used as test oracles and benchmark baselines."""
-from .stft import dual_window, istft, stft
+"""Plain numpy versions of the core kernels, used as test oracles and benchmark baselines.
 
-__all__ = ["dual_window", "istft", "stft"]
+Each kernel has its own submodule (``scatclust.reference.stft`` holds ``stft``, ``istft``
+and ``dual_window``), so that the module names are not shadowed by functions.
+"""
+from . import stft
+
+__all__ = ["stft"]
