@@ -207,27 +207,41 @@ void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frame
     for (int j = 0; j < m; ++j) d[j] = dual[j] * scale;
     const int nt = resolve_num_threads(n_threads);
 
-    // Phase 1: every frame's inverse FFT times the dual window, independently (row x frame).
-    std::vector<T> frames(static_cast<std::size_t>(batch) * nq * m);
+    // Phase 1: every frame's inverse FFT times the dual window, independently. Work items are
+    // (row, block of frames): a block of columns of S is read row by row (contiguous runs)
+    // into scratch, then each frame is transformed from there.
+    // Uninitialised: every element is written in phase 1 before phase 2 reads it.
+    AlignedBuffer<T> frames(static_cast<std::size_t>(batch) * nq * m);
     if (nq > 0) {
         auto plan = get_plan<T>(FftKind::C2R, mfft, false);
-        const long long total = static_cast<long long>(batch) * nq;
+        const long long nblocks = (nq + kFrameBlock - 1) / kFrameBlock;
+        const long long total = static_cast<long long>(batch) * nblocks;
 #pragma omp parallel num_threads(nt)
         {
             AlignedBuffer<std::complex<T>> spec(nf);
             AlignedBuffer<T> seg(mfft);
+            std::vector<std::complex<T>> blk(static_cast<std::size_t>(nf) * kFrameBlock);
 #pragma omp for schedule(static)
             for (long long wi = 0; wi < total; ++wi) {
-                const long long b = wi / nq, qi = wi % nq;
-                const long long col = q0 + qi - p_first;
-                const std::complex<T>* Sb = S + static_cast<std::size_t>(b) * nf * n_frames + col;
-                for (int f = 0; f < nf; ++f) spec[f] = Sb[static_cast<std::size_t>(f) * n_frames];
-                plan->c2r(spec.data(), seg.data());  // destroys spec
-                T* fr = frames.data() + (static_cast<std::size_t>(b) * nq + qi) * m;
-                // Undo the roll: sample j of the frame sits at (j - ps) mod mfft.
-                for (int j = 0; j < m; ++j) {
-                    const int src = j >= ps ? j - ps : j - ps + mfft;
-                    fr[j] = (seg[src] * inv_mfft) * d[j];
+                const long long b = wi / nblocks;
+                const long long t0 = (wi % nblocks) * kFrameBlock;
+                const long long t1 = std::min(t0 + kFrameBlock, nq);
+                const long long bw = t1 - t0;
+                const std::complex<T>* Sb =
+                    S + static_cast<std::size_t>(b) * nf * n_frames + (q0 - p_first) + t0;
+                for (int f = 0; f < nf; ++f)
+                    std::copy(Sb + static_cast<std::size_t>(f) * n_frames,
+                              Sb + static_cast<std::size_t>(f) * n_frames + bw,
+                              blk.data() + static_cast<std::size_t>(f) * kFrameBlock);
+                for (long long qi = t0; qi < t1; ++qi) {
+                    for (int f = 0; f < nf; ++f) spec[f] = blk[static_cast<std::size_t>(f) * kFrameBlock + (qi - t0)];
+                    plan->c2r(spec.data(), seg.data());  // destroys spec
+                    T* fr = frames.data() + (static_cast<std::size_t>(b) * nq + qi) * m;
+                    // Undo the roll: sample j of the frame sits at (j - ps) mod mfft.
+                    for (int j = 0; j < m; ++j) {
+                        const int src = j >= ps ? j - ps : j - ps + mfft;
+                        fr[j] = (seg[src] * inv_mfft) * d[j];
+                    }
                 }
             }
         }

@@ -48,6 +48,12 @@ def _check_int(value, name, minimum):
     return value
 
 
+def _check_any_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an int")
+    return int(value)
+
+
 def _to_numpy_real(x, name):
     """Returns (array (..., n) float32/float64 C-contiguous, is_torch).
 
@@ -273,7 +279,7 @@ class STFT:
             w = w / np.sqrt(np.sum(w * w) * self._fs)
         self._scaling = scale_to
         if phase_shift is not None:
-            phase_shift = int(_check_int(phase_shift, "phase_shift", -(2 ** 62)))
+            phase_shift = _check_any_int(phase_shift, "phase_shift")
             if not -self._mfft < phase_shift < self._mfft:
                 raise ValueError(f"phase_shift={phase_shift} must satisfy -mfft < phase_shift < mfft "
                                  f"(mfft={self._mfft})")
@@ -457,8 +463,8 @@ class STFT:
     def p_range(self, n, p0=None, p1=None):
         """Validated frame range: defaults ``(p_min, p_max(n))``; needs ``p_min <= p0 < p1 <= p_max(n)``."""
         p_max = self.p_max(n)
-        p0_ = self._p_min if p0 is None else _check_int(p0, "p0", -(2 ** 62))
-        p1_ = p_max if p1 is None else _check_int(p1, "p1", -(2 ** 62))
+        p0_ = self._p_min if p0 is None else _check_any_int(p0, "p0")
+        p1_ = p_max if p1 is None else _check_any_int(p1, "p1")
         if not self._p_min <= p0_ < p1_ <= p_max:
             raise ValueError(f"frame range p0={p0_}, p1={p1_} must satisfy p_min={self._p_min} <= p0 < p1 "
                              f"<= p_max(n)={p_max} for a signal of n={n} samples")
@@ -528,8 +534,8 @@ class STFT:
         nt = resolve_n_threads(n_threads)
         lead = xa.shape[:-1]
         x2 = xa.reshape(-1, n)
-        if not np.all(np.isfinite(x2)):
-            raise ValueError("x contains NaN or Inf; remove or interpolate non-finite samples first")
+        # NaN/Inf in x: the kernel scans x once and raises ValueError("x contains a
+        # non-finite value ... at flat index i") before transforming anything.
         dt = xa.dtype
         win = self._win_as(dt)
         shift = self._phase_shift
@@ -596,8 +602,8 @@ class STFT:
             raise ValueError(f"S has shape {Sa.shape}: S.shape[-1]={Sa.shape[-1]} must be >= {q_num} frames")
         q_max = Sa.shape[-1] + self._p_min
         k_max = (q_max - 1) * self._hop + self.m_num - self.m_num_mid
-        k0 = _check_int(k0, "k0", -(2 ** 62))
-        k1 = k_max if k1 is None else _check_int(k1, "k1", -(2 ** 62))
+        k0 = _check_any_int(k0, "k0")
+        k1 = k_max if k1 is None else _check_any_int(k1, "k1")
         if not self._k_min <= k0 < k1 <= k_max:
             raise ValueError(f"k0={k0}, k1={k1} must satisfy k_min={self._k_min} <= k0 < k1 <= k_max={k_max}")
         if k1 - k0 < n_min:
@@ -612,8 +618,7 @@ class STFT:
         return _wrap(out, is_torch)
 
     def _inverse(self, Sa, is_torch, p_first, q0, q1, k0, k1, nt):
-        if not np.all(np.isfinite(Sa)):
-            raise ValueError("S contains NaN or Inf")
+        # NaN/Inf in S: the kernel raises ValueError("S contains a non-finite value ...").
         rdt = np.float32 if Sa.dtype == np.complex64 else np.float64
         dual = self._win_as(rdt, "dual")
         lead = Sa.shape[:-2]
