@@ -6,6 +6,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 #include <complex>
+#include <limits>
 
 namespace nb = nanobind;
 
@@ -18,3 +19,4 @@ void bind_parallel(nb::module_& m);
 void bind_fft(nb::module_& m);
 void bind_filter_bank(nb::module_& m);
 void bind_wavelet(nb::module_& m);
+void bind_stft(nb::module_& m);

@@ -6,4 +6,5 @@ NB_MODULE(_core, m) {
     bind_fft(m);
     bind_filter_bank(m);
     bind_wavelet(m);
+    bind_stft(m);
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import _core
 from . import fft
 from ._filter_bank import MorletFilterBank
+from ._stft import STFT, get_window, istft, stft
 from ._threads import get_num_threads, set_num_threads, threads
 from ._wavelet import WaveletTransform
 
@@ -16,9 +17,13 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "MorletFilterBank",
+    "STFT",
     "WaveletTransform",
     "fft",
     "get_num_threads",
+    "get_window",
+    "istft",
     "set_num_threads",
+    "stft",
     "threads",
 ]

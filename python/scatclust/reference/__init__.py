@@ -2,10 +2,13 @@
 
 Slow, readable, and written from the mathematics; the tests compare the compiled kernels
 against these, and these against the peer libraries (kymatio 0.3 for the filter bank and
-the wavelet transform).
+the wavelet transform, scipy/torch for the STFT). The STFT lives in its own submodule
+(``scatclust.reference.stft.stft`` / ``.istft`` / ``.dual_window``) so that the module
+name is not shadowed by a function.
 """
 from __future__ import annotations
 
+from . import stft
 from .filter_bank import (
     border_indices,
     gauss_1d,
@@ -30,6 +33,7 @@ __all__ = [
     "padding_geometry",
     "scattering_first_layer",
     "sigma_from_xi",
+    "stft",
     "temporal_support",
     "wavelet_transform",
 ]

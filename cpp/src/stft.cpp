@@ -1,0 +1,285 @@
+#include "scatclust/stft.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "scatclust/errors.hpp"
+#include "scatclust/fft_plan.hpp"
+#include "scatclust/parallel.hpp"
+
+namespace scatclust {
+
+namespace {
+
+// Frames per work item of the forward transform: a block of columns is assembled in scratch
+// and written out row by row, so the frequency-major output is stored in contiguous runs.
+constexpr long long kFrameBlock = 32;
+// Output samples per work item of the overlap-add.
+constexpr long long kOlaChunk = 2048;
+
+long long floor_div(long long a, long long b) {  // b > 0
+    long long q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+long long pos_mod(long long a, long long b) {  // b > 0, result in [0, b)
+    long long r = a % b;
+    return r < 0 ? r + b : r;
+}
+
+// Shift p_s of scipy's ShortTimeFFT: segments are rolled left by p_s before the FFT.
+int roll_amount(const StftParams& prm) {
+    if (!prm.has_phase_shift) return 0;
+    return static_cast<int>(pos_mod(prm.phase_shift + prm.m_num / 2, prm.m_num));
+}
+
+// Value of the padded signal at absolute index k, for k outside the slice [i0, i1) of x that
+// the frames touch. Reproduces numpy.pad on x[i0:i1] (which is what scipy pads): 'reflect'
+// with pads longer than the slice reflects repeatedly; for 'odd' each reflection is a point
+// reflection, i.e. the extension g obeys g(-j) = 2 g(0) - g(j) and g(P+j) = 2 g(P) - g(P-j)
+// with P = L-1, which makes g(j + 2P) = g(j) + 2 (g(P) - g(0)).
+template <class T>
+T pad_value(const T* xr, long long i0, long long i1, long long k, StftPadding mode) {
+    switch (mode) {
+        case StftPadding::Zeros: return T(0);
+        case StftPadding::Edge: return k < i0 ? xr[i0] : xr[i1 - 1];
+        default: break;
+    }
+    const T* s = xr + i0;
+    const long long L = i1 - i0;
+    if (L == 1) return s[0];  // numpy extends a single sample as 'edge'
+    const long long P = L - 1;
+    const long long j = k - i0;
+    const long long q = floor_div(j, 2 * P);
+    const long long r = j - q * 2 * P;  // in [0, 2P)
+    if (mode == StftPadding::Even) return r <= P ? s[r] : s[2 * P - r];
+    // Odd: the two single reflections are written as numpy computes them.
+    if (q == 0) return r <= P ? s[r] : T(2) * s[P] - s[2 * P - r];
+    if (q == -1 && r > P) return T(2) * s[0] - s[2 * P - r];
+    const T base = r <= P ? s[r] : T(2) * s[P] - s[2 * P - r];
+    return base + T(2 * q) * (s[P] - s[0]);
+}
+
+// Shared forward driver; `emit(f, value, dst)` stores one frequency bin of one frame.
+template <class T, class OutT, class Emit>
+void forward_impl(const T* x, std::size_t batch, long long n, const T* win, const StftParams& prm,
+                  long long p0, long long p1, StftPadding padding, T scale, OutT* out,
+                  int n_threads, Emit emit) {
+    validate_stft_params(prm);
+    require(n >= 1, "x has n=", n, " samples per row; it must have >= 1");
+    require(p0 < p1, "frame range p0=", p0, ", p1=", p1, " must satisfy p0 < p1");
+    const int ipad = static_cast<int>(padding);
+    require(ipad >= 0 && ipad <= 3, "padding=", ipad, " must be 0 (zeros), 1 (edge), 2 (even) or 3 (odd)");
+    require(std::isfinite(scale), "scale=", scale, " must be finite");
+    require_finite(win, static_cast<std::size_t>(prm.m_num), "win");
+    if (batch == 0) return;
+    require_finite(x, batch * static_cast<std::size_t>(n), "x");
+
+    const int m = prm.m_num, hop = prm.hop, mfft = prm.mfft, mid = m / 2;
+    const int nf = mfft / 2 + 1;
+    const int ps = roll_amount(prm);
+    const long long nfr = p1 - p0;
+    // Part of x that the frames touch (scipy pads exactly this slice).
+    const long long ks0 = p0 * hop - mid;
+    const long long ks1 = ks0 + nfr * hop + m;
+    const long long i0 = std::max<long long>(ks0, 0), i1 = std::min<long long>(ks1, n);
+    const bool needs_pad = ks0 < 0 || ks1 > n;
+    if (needs_pad && padding != StftPadding::Zeros)
+        require(i1 > i0, "frames p0=", p0, ", p1=", p1, " do not overlap x (n=", n,
+                "), so padding mode ", ipad, " has no samples to extend; use zeros or other frames");
+
+    std::vector<T> w(m);
+    for (int j = 0; j < m; ++j) w[j] = win[j] * scale;
+
+    auto plan = get_plan<T>(FftKind::R2C, mfft, false);
+    const long long nblocks = (nfr + kFrameBlock - 1) / kFrameBlock;
+    const long long total = static_cast<long long>(batch) * nblocks;
+    const int nt = resolve_num_threads(n_threads);
+
+#pragma omp parallel num_threads(nt)
+    {
+        AlignedBuffer<T> seg(mfft);
+        AlignedBuffer<std::complex<T>> spec(nf);
+        std::vector<OutT> blk(static_cast<std::size_t>(nf) * kFrameBlock);
+#pragma omp for schedule(static)
+        for (long long wi = 0; wi < total; ++wi) {
+            const long long b = wi / nblocks;
+            const long long t0 = (wi % nblocks) * kFrameBlock;
+            const long long t1 = std::min(t0 + kFrameBlock, nfr);
+            const long long bw = t1 - t0;
+            const T* xr = x + b * n;
+            for (long long t = t0; t < t1; ++t) {
+                const long long k = (p0 + t) * hop - mid;  // first sample of the frame
+                T* sd = seg.data();
+                std::fill(sd, sd + mfft, T(0));
+                // Rolling left by ps: sample j of the windowed segment goes to (j - ps) mod mfft.
+                auto dst = [&](int j) { return j >= ps ? j - ps : j - ps + mfft; };
+                if (k >= 0 && k + m <= n) {
+                    for (int j = 0; j < m; ++j) sd[dst(j)] = xr[k + j] * w[j];
+                } else {
+                    for (int j = 0; j < m; ++j) {
+                        const long long kk = k + j;
+                        const T v = (kk >= i0 && kk < i1) ? xr[kk] : pad_value(xr, i0, i1, kk, padding);
+                        sd[dst(j)] = v * w[j];
+                    }
+                }
+                plan->r2c(sd, spec.data());
+                const std::complex<T>* sp = spec.data();
+                for (int f = 0; f < nf; ++f) emit(sp[f], blk[static_cast<std::size_t>(f) * kFrameBlock + (t - t0)]);
+            }
+            OutT* ob = out + (static_cast<std::size_t>(b) * nf) * nfr + t0;
+            for (int f = 0; f < nf; ++f)
+                std::copy(blk.data() + static_cast<std::size_t>(f) * kFrameBlock,
+                          blk.data() + static_cast<std::size_t>(f) * kFrameBlock + bw,
+                          ob + static_cast<std::size_t>(f) * nfr);
+        }
+    }
+}
+
+}  // namespace
+
+void validate_stft_params(const StftParams& prm) {
+    require(prm.m_num >= 1, "window length m_num=", prm.m_num, " must be >= 1");
+    require(prm.hop >= 1, "hop=", prm.hop, " must be >= 1");
+    require(prm.mfft >= prm.m_num, "mfft=", prm.mfft, " must be >= the window length m_num=", prm.m_num);
+    if (prm.has_phase_shift)
+        require(prm.phase_shift > -static_cast<long long>(prm.mfft) && prm.phase_shift < prm.mfft,
+                "phase_shift=", prm.phase_shift, " must satisfy -mfft < phase_shift < mfft (mfft=", prm.mfft, ")");
+}
+
+template <class T>
+void stft_forward_complex(const T* x, std::size_t batch, long long n, const T* win,
+                          const StftParams& prm, long long p0, long long p1, StftPadding padding,
+                          T scale, std::complex<T>* out, int n_threads) {
+    forward_impl<T, std::complex<T>>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+                                     [](const std::complex<T>& z, std::complex<T>& o) { o = z; });
+}
+
+template <class T>
+void stft_forward_real(const T* x, std::size_t batch, long long n, const T* win,
+                       const StftParams& prm, long long p0, long long p1, StftPadding padding,
+                       T scale, StftOutput output, T log_eps, T* out, int n_threads) {
+    switch (output) {
+        case StftOutput::Magnitude:
+            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+                               [](const std::complex<T>& z, T& o) { o = std::hypot(z.real(), z.imag()); });
+            return;
+        case StftOutput::Power:
+            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+                               [](const std::complex<T>& z, T& o) { o = z.real() * z.real() + z.imag() * z.imag(); });
+            return;
+        case StftOutput::LogPower:
+            require(std::isfinite(log_eps) && log_eps > T(0), "log_eps=", log_eps, " must be finite and > 0");
+            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+                               [log_eps](const std::complex<T>& z, T& o) {
+                                   o = std::log(z.real() * z.real() + z.imag() * z.imag() + log_eps);
+                               });
+            return;
+        default:
+            fail("output=", static_cast<int>(output),
+                 " must be 1 (magnitude), 2 (power) or 3 (log_power) for a real output array");
+    }
+}
+
+template <class T>
+void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frames, long long p_first,
+                  const T* dual, const StftParams& prm, long long q0, long long q1, long long k0,
+                  long long k1, T scale, T* out, int n_threads) {
+    validate_stft_params(prm);
+    require(n_frames >= 1, "S has n_frames=", n_frames, " frames; it must have >= 1");
+    require(k0 < k1, "output range k0=", k0, ", k1=", k1, " must satisfy k0 < k1");
+    require(q0 >= p_first && q1 <= p_first + n_frames, "frame range q0=", q0, ", q1=", q1,
+            " must lie within the frames of S [", p_first, ", ", p_first + n_frames, ")");
+    require(std::isfinite(scale), "scale=", scale, " must be finite");
+    require_finite(dual, static_cast<std::size_t>(prm.m_num), "dual_win");
+    if (batch == 0) return;
+    const int m = prm.m_num, hop = prm.hop, mfft = prm.mfft, mid = m / 2;
+    const int nf = mfft / 2 + 1;
+    require_finite(reinterpret_cast<const T*>(S), 2 * batch * static_cast<std::size_t>(nf) * n_frames, "S");
+    const long long nout = k1 - k0;
+    const long long nq = std::max<long long>(q1 - q0, 0);
+    const int ps = roll_amount(prm);
+    const T inv_mfft = T(1) / T(mfft);
+    std::vector<T> d(m);
+    for (int j = 0; j < m; ++j) d[j] = dual[j] * scale;
+    const int nt = resolve_num_threads(n_threads);
+
+    // Phase 1: every frame's inverse FFT times the dual window, independently. Work items are
+    // (row, block of frames): a block of columns of S is read row by row (contiguous runs)
+    // into scratch, then each frame is transformed from there.
+    // Uninitialised: every element is written in phase 1 before phase 2 reads it.
+    AlignedBuffer<T> frames(static_cast<std::size_t>(batch) * nq * m);
+    if (nq > 0) {
+        auto plan = get_plan<T>(FftKind::C2R, mfft, false);
+        const long long nblocks = (nq + kFrameBlock - 1) / kFrameBlock;
+        const long long total = static_cast<long long>(batch) * nblocks;
+#pragma omp parallel num_threads(nt)
+        {
+            AlignedBuffer<std::complex<T>> spec(nf);
+            AlignedBuffer<T> seg(mfft);
+            std::vector<std::complex<T>> blk(static_cast<std::size_t>(nf) * kFrameBlock);
+#pragma omp for schedule(static)
+            for (long long wi = 0; wi < total; ++wi) {
+                const long long b = wi / nblocks;
+                const long long t0 = (wi % nblocks) * kFrameBlock;
+                const long long t1 = std::min(t0 + kFrameBlock, nq);
+                const long long bw = t1 - t0;
+                const std::complex<T>* Sb =
+                    S + static_cast<std::size_t>(b) * nf * n_frames + (q0 - p_first) + t0;
+                for (int f = 0; f < nf; ++f)
+                    std::copy(Sb + static_cast<std::size_t>(f) * n_frames,
+                              Sb + static_cast<std::size_t>(f) * n_frames + bw,
+                              blk.data() + static_cast<std::size_t>(f) * kFrameBlock);
+                for (long long qi = t0; qi < t1; ++qi) {
+                    for (int f = 0; f < nf; ++f) spec[f] = blk[static_cast<std::size_t>(f) * kFrameBlock + (qi - t0)];
+                    plan->c2r(spec.data(), seg.data());  // destroys spec
+                    T* fr = frames.data() + (static_cast<std::size_t>(b) * nq + qi) * m;
+                    // Undo the roll: sample j of the frame sits at (j - ps) mod mfft.
+                    for (int j = 0; j < m; ++j) {
+                        const int src = j >= ps ? j - ps : j - ps + mfft;
+                        fr[j] = (seg[src] * inv_mfft) * d[j];
+                    }
+                }
+            }
+        }
+    }
+
+    // Phase 2: overlap-add over disjoint output chunks; each sample sums frames in increasing q.
+    const long long nchunks = (nout + kOlaChunk - 1) / kOlaChunk;
+    const long long total = static_cast<long long>(batch) * nchunks;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long long wi = 0; wi < total; ++wi) {
+        const long long b = wi / nchunks;
+        const long long c0 = k0 + (wi % nchunks) * kOlaChunk;
+        const long long c1 = std::min(c0 + kOlaChunk, k1);
+        T* ob = out + static_cast<std::size_t>(b) * nout;
+        std::fill(ob + (c0 - k0), ob + (c1 - k0), T(0));
+        // Frame q covers [q*hop - mid, q*hop - mid + m).
+        const long long qa = std::max(q0, floor_div(c0 + mid - m, hop) + 1);
+        const long long qb = std::min(q1 - 1, floor_div(c1 - 1 + mid, hop));
+        for (long long q = qa; q <= qb; ++q) {
+            const long long s = q * hop - mid;
+            const long long a = std::max(c0, s), e = std::min(c1, s + m);
+            const T* fr = frames.data() + (static_cast<std::size_t>(b) * nq + (q - q0)) * m;
+            for (long long k = a; k < e; ++k) ob[k - k0] += fr[k - s];
+        }
+    }
+}
+
+template void stft_forward_complex<float>(const float*, std::size_t, long long, const float*, const StftParams&,
+                                          long long, long long, StftPadding, float, std::complex<float>*, int);
+template void stft_forward_complex<double>(const double*, std::size_t, long long, const double*, const StftParams&,
+                                           long long, long long, StftPadding, double, std::complex<double>*, int);
+template void stft_forward_real<float>(const float*, std::size_t, long long, const float*, const StftParams&,
+                                       long long, long long, StftPadding, float, StftOutput, float, float*, int);
+template void stft_forward_real<double>(const double*, std::size_t, long long, const double*, const StftParams&,
+                                        long long, long long, StftPadding, double, StftOutput, double, double*, int);
+template void stft_inverse<float>(const std::complex<float>*, std::size_t, long long, long long, const float*,
+                                  const StftParams&, long long, long long, long long, long long, float, float*, int);
+template void stft_inverse<double>(const std::complex<double>*, std::size_t, long long, long long, const double*,
+                                   const StftParams&, long long, long long, long long, long long, double, double*, int);
+
+}  // namespace scatclust
