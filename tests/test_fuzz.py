@@ -74,3 +74,45 @@ def test_fuzzing_found_the_error_paths():
     """Guard: the fuzzed constructor really raises for some inputs (the tests above can fail)."""
     with pytest.raises(ValueError):
         _core.MorletFilterBankCore(0, 3, 1, 1, 1.0, "kymatio", 0.7, 0.1, 5.0)
+
+
+# ---------------------------------------------------------------------------- STFT
+@FUZZ
+@given(x=arrays, nperseg=st.one_of(st.integers(-2, 400), st.floats(allow_nan=True), st.none()),
+       hop=st.one_of(st.integers(-2, 300), st.floats(allow_nan=True)), nfft=st.one_of(st.none(), st.integers(-2, 600)),
+       window=st.sampled_from(["hann", "hamming", "boxcar", "nope", None]),
+       padding=st.sampled_from(["zeros", "edge", "even", "odd", "wrap"]),
+       output=st.sampled_from(["complex", "magnitude", "power", "log_power", "db"]), center=st.booleans())
+def test_stft_function_inputs(x, nperseg, hop, nfft, window, padding, output, center):
+    from scatclust import stft
+
+    try:
+        S = stft(x, nperseg, hop, nfft=nfft, window=window, padding=padding, output=output, center=center)
+    except OK_ERRORS as e:
+        assert str(e)
+    else:
+        assert np.all(np.isfinite(S)) or output == "log_power"
+
+
+big = st.integers(-(2**62), 2**62)
+
+
+@FUZZ
+@given(rows=st.integers(0, 3), n=st.integers(0, 50), m=st.integers(0, 40), hop=st.one_of(st.integers(-3, 40), big),
+       mfft=st.one_of(st.integers(-3, 64), st.integers(2**30, 2**31 - 1)), has_ps=st.booleans(),
+       ps=st.one_of(st.integers(-70, 70), big), p0=st.one_of(st.integers(-20, 20), big),
+       p1=st.one_of(st.integers(-20, 20), big), padding=st.integers(-1, 4), out_t=st.integers(0, 30))
+def test_core_stft_kernels(rows, n, m, hop, mfft, has_ps, ps, p0, p1, padding, out_t):
+    """Direct kernel calls with arbitrary (inconsistent, huge) geometry are refused cleanly."""
+    x = np.ones((rows, n))
+    win = np.ones(m)
+    nf = max(mfft // 2 + 1, 0) if mfft < 1000 else 3
+    try:
+        _core.stft_forward(x, win, np.zeros((rows, nf, out_t), complex), hop, mfft, has_ps, ps, p0, p1, padding)
+    except OK_ERRORS as e:
+        assert str(e)
+    try:
+        _core.stft_inverse(np.zeros((rows, nf, max(out_t, 0)), complex), win, np.zeros((rows, n)), hop, mfft,
+                           has_ps, ps, p0, p0, p1, p1)
+    except OK_ERRORS as e:
+        assert str(e)

@@ -99,13 +99,17 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
     const long long total = static_cast<long long>(batch) * nblocks;
     const int nt = resolve_num_threads(n_threads);
 
+    ParallelGuard guard;  // scratch allocation failures surface after the region
 #pragma omp parallel num_threads(nt)
     {
-        AlignedBuffer<T> seg(mfft);
-        AlignedBuffer<std::complex<T>> spec(nf);
-        std::vector<OutT> blk(static_cast<std::size_t>(nf) * kFrameBlock);
+        AlignedBuffer<T> seg;
+        AlignedBuffer<std::complex<T>> spec;
+        std::vector<OutT> blk;
+        bool ok = false;
+        guard.run([&] { seg.resize(mfft); spec.resize(nf); blk.resize(static_cast<std::size_t>(nf) * kFrameBlock); ok = true; });
 #pragma omp for schedule(static)
         for (long long wi = 0; wi < total; ++wi) {
+            if (!ok) continue;
             const long long b = wi / nblocks;
             const long long t0 = (wi % nblocks) * kFrameBlock;
             const long long t1 = std::min(t0 + kFrameBlock, nfr);
@@ -137,6 +141,7 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
                           ob + static_cast<std::size_t>(f) * nfr);
         }
     }
+    guard.rethrow();
 }
 
 }  // namespace
@@ -216,13 +221,17 @@ void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frame
         auto plan = get_plan<T>(FftKind::C2R, mfft, false);
         const long long nblocks = (nq + kFrameBlock - 1) / kFrameBlock;
         const long long total = static_cast<long long>(batch) * nblocks;
+        ParallelGuard guard;
 #pragma omp parallel num_threads(nt)
         {
-            AlignedBuffer<std::complex<T>> spec(nf);
-            AlignedBuffer<T> seg(mfft);
-            std::vector<std::complex<T>> blk(static_cast<std::size_t>(nf) * kFrameBlock);
+            AlignedBuffer<std::complex<T>> spec;
+            AlignedBuffer<T> seg;
+            std::vector<std::complex<T>> blk;
+            bool ok = false;
+            guard.run([&] { spec.resize(nf); seg.resize(mfft); blk.resize(static_cast<std::size_t>(nf) * kFrameBlock); ok = true; });
 #pragma omp for schedule(static)
             for (long long wi = 0; wi < total; ++wi) {
+                if (!ok) continue;
                 const long long b = wi / nblocks;
                 const long long t0 = (wi % nblocks) * kFrameBlock;
                 const long long t1 = std::min(t0 + kFrameBlock, nq);
@@ -245,6 +254,7 @@ void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frame
                 }
             }
         }
+        guard.rethrow();
     }
 
     // Phase 2: overlap-add over disjoint output chunks; each sample sums frames in increasing q.
