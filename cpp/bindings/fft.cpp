@@ -35,7 +35,8 @@ void bind_fft(nb::module_& m) {
     m.def("plan_cache_size", &sc::plan_cache_size);
     m.def("clear_plan_cache", &sc::clear_plan_cache);
     m.def("set_planner_effort", [](int e) {
-        sc::require(e >= 0 && e <= 2, "planner effort=", e, " must be 0 (estimate), 1 (measure) or 2 (patient)");
+        sc::require(e >= 0 && e <= 3, "planner effort=", e,
+                    " must be 0 (estimate), 1 (measure), 2 (patient) or 3 (auto)");
         sc::set_planner_effort(static_cast<sc::PlannerEffort>(e));
     });
     m.def("planner_effort", []() { return static_cast<int>(sc::planner_effort()); });

@@ -20,12 +20,13 @@ std::mutex& planner_mutex() {
     return m;
 }
 
-std::atomic<int> g_effort{static_cast<int>(PlannerEffort::Estimate)};
+std::atomic<int> g_effort{static_cast<int>(PlannerEffort::Auto)};
 
-unsigned fftw_flags() {
+unsigned fftw_flags(long long work) {
     switch (static_cast<PlannerEffort>(g_effort.load())) {
         case PlannerEffort::Measure: return FFTW_MEASURE;
         case PlannerEffort::Patient: return FFTW_PATIENT;
+        case PlannerEffort::Auto: return work <= (1LL << 16) ? FFTW_MEASURE : FFTW_ESTIMATE;
         default: return FFTW_ESTIMATE;
     }
 }
@@ -42,14 +43,12 @@ template <> struct api<double> {
     static plan many_c2c(int n, int hm, cpx* i, cpx* o, int sign, unsigned f) {
         return fftw_plan_many_dft(1, &n, hm, i, nullptr, 1, n, o, nullptr, 1, n, sign, f);
     }
-    static plan many_r2c(int n, int hm, double* i, cpx* o, unsigned f) {
-        int nc = n / 2 + 1;
-        int idist = n;
-        return fftw_plan_many_dft_r2c(1, &n, hm, i, nullptr, 1, idist, o, nullptr, 1, nc, f);
+    // cs / cd: stride and distance of the complex side (1 and n/2+1 for contiguous batches).
+    static plan many_r2c(int n, int hm, double* i, cpx* o, int cs, int cd, unsigned f) {
+        return fftw_plan_many_dft_r2c(1, &n, hm, i, nullptr, 1, n, o, nullptr, cs, cd, f);
     }
-    static plan many_c2r(int n, int hm, cpx* i, double* o, unsigned f) {
-        int nc = n / 2 + 1;
-        return fftw_plan_many_dft_c2r(1, &n, hm, i, nullptr, 1, nc, o, nullptr, 1, n, f);
+    static plan many_c2r(int n, int hm, cpx* i, double* o, int cs, int cd, unsigned f) {
+        return fftw_plan_many_dft_c2r(1, &n, hm, i, nullptr, cs, cd, o, nullptr, 1, n, f);
     }
     static void exec_c2c(plan p, cpx* i, cpx* o) { fftw_execute_dft(p, i, o); }
     static void exec_r2c(plan p, double* i, cpx* o) { fftw_execute_dft_r2c(p, i, o); }
@@ -73,13 +72,11 @@ template <> struct api<float> {
     static plan many_c2c(int n, int hm, cpx* i, cpx* o, int sign, unsigned f) {
         return fftwf_plan_many_dft(1, &n, hm, i, nullptr, 1, n, o, nullptr, 1, n, sign, f);
     }
-    static plan many_r2c(int n, int hm, float* i, cpx* o, unsigned f) {
-        int nc = n / 2 + 1;
-        return fftwf_plan_many_dft_r2c(1, &n, hm, i, nullptr, 1, n, o, nullptr, 1, nc, f);
+    static plan many_r2c(int n, int hm, float* i, cpx* o, int cs, int cd, unsigned f) {
+        return fftwf_plan_many_dft_r2c(1, &n, hm, i, nullptr, 1, n, o, nullptr, cs, cd, f);
     }
-    static plan many_c2r(int n, int hm, cpx* i, float* o, unsigned f) {
-        int nc = n / 2 + 1;
-        return fftwf_plan_many_dft_c2r(1, &n, hm, i, nullptr, 1, nc, o, nullptr, 1, n, f);
+    static plan many_c2r(int n, int hm, cpx* i, float* o, int cs, int cd, unsigned f) {
+        return fftwf_plan_many_dft_c2r(1, &n, hm, i, nullptr, cs, cd, o, nullptr, 1, n, f);
     }
     static void exec_c2c(plan p, cpx* i, cpx* o) { fftwf_execute_dft(p, i, o); }
     static void exec_r2c(plan p, float* i, cpx* o) { fftwf_execute_dft_r2c(p, i, o); }
@@ -142,9 +139,10 @@ FftPlan<T>::FftPlan(FftKind kind, int n, bool inplace, int howmany)
     using cpx = typename A::cpx;
     const std::size_t nc = static_cast<std::size_t>(n / 2 + 1) * howmany;
     const std::size_t nn = static_cast<std::size_t>(n) * howmany;
-    const unsigned flags = fftw_flags();
+    const unsigned flags = fftw_flags(static_cast<long long>(n) * howmany);
     // Planning may overwrite its arrays (FFTW_MEASURE), so it runs on scratch buffers.
     typename A::plan p = nullptr;
+    const int cs = 1, cd = n / 2 + 1;  // complex-side stride and distance
     if (kind == FftKind::Forward || kind == FftKind::Backward) {
         AlignedBuffer<std::complex<T>> a(nn), b(inplace ? 0 : nn);
         cpx* in = reinterpret_cast<cpx*>(a.data());
@@ -154,12 +152,12 @@ FftPlan<T>::FftPlan(FftKind kind, int n, bool inplace, int howmany)
         require(!inplace, "in-place real FFTs are not supported");
         AlignedBuffer<T> a(nn);
         AlignedBuffer<std::complex<T>> b(nc);
-        p = A::many_r2c(n, howmany, a.data(), reinterpret_cast<cpx*>(b.data()), flags);
+        p = A::many_r2c(n, howmany, a.data(), reinterpret_cast<cpx*>(b.data()), cs, cd, flags);
     } else {
         require(!inplace, "in-place real FFTs are not supported");
         AlignedBuffer<std::complex<T>> a(nc);
         AlignedBuffer<T> b(nn);
-        p = A::many_c2r(n, howmany, reinterpret_cast<cpx*>(a.data()), b.data(), flags);
+        p = A::many_c2r(n, howmany, reinterpret_cast<cpx*>(a.data()), b.data(), cs, cd, flags);
     }
     if (!p) throw std::runtime_error("FFTW could not create a plan for n=" + std::to_string(n));
     plan_ = static_cast<void*>(p);

@@ -16,7 +16,7 @@ namespace {
 
 // Frames per work item of the forward transform: a block of columns is assembled in scratch
 // and written out row by row, so the frequency-major output is stored in contiguous runs.
-constexpr long long kFrameBlock = 32;
+constexpr long long kFrameBlock = 64;
 // Output samples per work item of the overlap-add.
 constexpr long long kOlaChunk = 2048;
 
@@ -94,8 +94,14 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
     std::vector<T> w(m);
     for (int j = 0; j < m; ++j) w[j] = win[j] * scale;
 
-    auto plan = get_plan<T>(FftKind::R2C, mfft, false);
-    const long long nblocks = (nfr + kFrameBlock - 1) / kFrameBlock;
+    // Frames are transformed one by one (for short frames FFTW's single-transform plans beat
+    // its batched ones) into a block of spectra, which is then transposed into the bin-major
+    // output while it is still in cache. Rows of the block are padded to an even number of
+    // complex values so every spectrum keeps the SIMD alignment the plan was made for.
+    const int hm = static_cast<int>(std::min<long long>(kFrameBlock, nfr));
+    const int nfp = nf + (nf & 1);
+    auto plan = get_plan<T>(FftKind::R2C, mfft, false, 1);
+    const long long nblocks = (nfr + hm - 1) / hm;
     const long long total = static_cast<long long>(batch) * nblocks;
     const int nt = resolve_num_threads(n_threads);
 
@@ -104,25 +110,34 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
     {
         AlignedBuffer<T> seg;
         AlignedBuffer<std::complex<T>> spec;
-        std::vector<OutT> blk;
         bool ok = false;
-        guard.run([&] { seg.resize(mfft); spec.resize(nf); blk.resize(static_cast<std::size_t>(nf) * kFrameBlock); ok = true; });
+        guard.run([&] {
+            seg.resize(mfft);
+            spec.resize(static_cast<std::size_t>(hm) * nfp);
+            std::fill(seg.data(), seg.data() + mfft, T(0));
+            ok = true;
+        });
+        // Rolling left by ps: sample j of the windowed segment goes to (j - ps) mod mfft.
+        auto dst = [&](int j) { return j >= ps ? j - ps : j - ps + mfft; };
 #pragma omp for schedule(static)
         for (long long wi = 0; wi < total; ++wi) {
             if (!ok) continue;
             const long long b = wi / nblocks;
-            const long long t0 = (wi % nblocks) * kFrameBlock;
-            const long long t1 = std::min(t0 + kFrameBlock, nfr);
+            const long long t0 = (wi % nblocks) * hm;
+            const long long t1 = std::min(t0 + hm, nfr);
             const long long bw = t1 - t0;
             const T* xr = x + b * n;
+            T* sd = seg.data();
             for (long long t = t0; t < t1; ++t) {
+                // Positions not written below stay zero: with mfft == m there are none, and
+                // with mfft > m they are the same positions for every frame (fixed roll).
                 const long long k = (p0 + t) * hop - mid;  // first sample of the frame
-                T* sd = seg.data();
-                std::fill(sd, sd + mfft, T(0));
-                // Rolling left by ps: sample j of the windowed segment goes to (j - ps) mod mfft.
-                auto dst = [&](int j) { return j >= ps ? j - ps : j - ps + mfft; };
                 if (k >= 0 && k + m <= n) {
-                    for (int j = 0; j < m; ++j) sd[dst(j)] = xr[k + j] * w[j];
+                    const T* xs = xr + k;
+                    const int split = std::min(ps, m);
+                    for (int j = split; j < m; ++j) sd[j - ps] = xs[j] * w[j];
+                    T* wrap = sd + (mfft - ps);
+                    for (int j = 0; j < split; ++j) wrap[j] = xs[j] * w[j];
                 } else {
                     for (int j = 0; j < m; ++j) {
                         const long long kk = k + j;
@@ -130,15 +145,14 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
                         sd[dst(j)] = v * w[j];
                     }
                 }
-                plan->r2c(sd, spec.data());
-                const std::complex<T>* sp = spec.data();
-                for (int f = 0; f < nf; ++f) emit(sp[f], blk[static_cast<std::size_t>(f) * kFrameBlock + (t - t0)]);
+                plan->r2c(sd, spec.data() + static_cast<std::size_t>(t - t0) * nfp);
             }
             OutT* ob = out + (static_cast<std::size_t>(b) * nf) * nfr + t0;
-            for (int f = 0; f < nf; ++f)
-                std::copy(blk.data() + static_cast<std::size_t>(f) * kFrameBlock,
-                          blk.data() + static_cast<std::size_t>(f) * kFrameBlock + bw,
-                          ob + static_cast<std::size_t>(f) * nfr);
+            for (int f = 0; f < nf; ++f) {
+                const std::complex<T>* sp = spec.data() + f;
+                OutT* o = ob + static_cast<std::size_t>(f) * nfr;
+                for (long long t = 0; t < bw; ++t) emit(sp[t * nfp], o[t]);
+            }
         }
     }
     guard.rethrow();

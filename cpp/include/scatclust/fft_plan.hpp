@@ -22,7 +22,10 @@ enum class FftKind : int {
     C2R = 3,       // complex (n/2+1) -> real (n); destroys its input
 };
 
-enum class PlannerEffort : int { Estimate = 0, Measure = 1, Patient = 2 };
+// Auto (the default): FFTW_MEASURE for small transforms (n * howmany <= 2^16, where measuring
+// takes milliseconds and per-call speed matters most, e.g. STFT frames), FFTW_ESTIMATE for
+// larger ones (where measuring could take seconds).
+enum class PlannerEffort : int { Estimate = 0, Measure = 1, Patient = 2, Auto = 3 };
 
 // Planner effort used for plans created from now on (cached plans are kept).
 void set_planner_effort(PlannerEffort e);
@@ -58,6 +61,7 @@ template <class T>
 class FftPlan {
 public:
     using complex = std::complex<T>;
+    // howmany > 1: a batch of contiguous transforms (distance n real / n/2+1 complex values).
     FftPlan(FftKind kind, int n, bool inplace, int howmany);
     ~FftPlan();
     FftPlan(const FftPlan&) = delete;
