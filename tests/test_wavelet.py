@@ -196,7 +196,7 @@ def test_bad_arguments():
         wt.subsampled(x, oversampling=-1)
     with pytest.raises(ValueError, match=r"n_threads=0 must be >= 1"):
         wt(x, n_threads=0)
-    with pytest.raises(ValueError, match=r"padding='edge' is not supported; choose one of 'reflect', 'zero', 'periodic'"):
+    with pytest.raises(ValueError, match=r"padding='edge' must be one of 'reflect', 'zero', 'periodic'"):
         WaveletTransform(256, 4, padding="edge")
     with pytest.raises(TypeError, match=r"pass N and J"):
         WaveletTransform()

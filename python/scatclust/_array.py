@@ -14,12 +14,12 @@ import numbers
 
 import numpy as np
 
-__all__ = ["SignalBatch", "as_signal_batch", "check_int", "check_choice"]
+__all__ = ["SignalBatch", "as_signal_batch", "check_int", "check_choice", "is_torch"]
 
 
-def _is_torch(x):
-    t = type(x)
-    return t.__module__.startswith("torch") and t.__name__ in ("Tensor", "Parameter")
+def is_torch(x):
+    """True for torch tensors (and Parameters), without importing torch."""
+    return type(x).__module__.split(".")[0] == "torch"
 
 
 class SignalBatch:
@@ -61,7 +61,7 @@ def as_signal_batch(x, name="x", min_length=1, check_finite=True):
     Raises TypeError for non-array or complex input, ValueError for empty signal axis,
     too-short signals and NaN/Inf values, naming the argument.
     """
-    if _is_torch(x):
+    if is_torch(x):
         import torch
 
         if x.device.type != "cpu":
@@ -115,22 +115,31 @@ def _nonfinite_msg(name):
 
 
 def check_int(value, name, lo=None, hi=None, allow_none=False):
-    """Return ``value`` as int after checking its type and range (inclusive bounds)."""
+    """Return ``value`` as int after checking its type and range (inclusive bounds).
+
+    Messages name the argument: "hop=0 must be >= 1", "J=30 is out of range; valid range
+    is [1, 24]", "hop=1.5 must be an int". Floats are refused even when integral (2.0):
+    a size computed in floating point is usually a bug upstream.
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name}={value!r} must be an integer")
+        raise TypeError(f"{name}={value!r} must be an int")
     value = int(value)
+    if hi is None and lo is not None and value < lo:
+        raise ValueError(f"{name}={value} must be >= {lo}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+        rng = f"[{lo if lo is not None else '-inf'}, {hi}]"
         raise ValueError(f"{name}={value} is out of range; valid range is {rng}")
     return value
 
 
 def check_choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
+    """Return ``value`` if it is one of ``choices``; ValueError naming the argument otherwise."""
+    try:
+        ok = value in choices and (not isinstance(value, bool) or any(value is c for c in choices))
+    except (TypeError, ValueError):  # unhashable or array-like values
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
     return value

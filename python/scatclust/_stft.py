@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from . import _core
+from ._array import check_choice, check_int, is_torch
 from ._threads import resolve_n_threads
 
 __all__ = ["STFT", "stft", "istft", "get_window"]
@@ -35,33 +36,14 @@ _WINDOW_ALIASES = {"hanning": "hann", "han": "hann", "ham": "hamming", "black": 
 
 
 # ---------------------------------------------------------------------------- helpers
-def _is_torch(x):
-    return type(x).__module__.split(".")[0] == "torch"
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int >= {minimum}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be >= {minimum}")
-    return value
-
-
-def _check_any_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int")
-    return int(value)
-
-
 def _to_numpy_real(x, name):
     """Returns (array (..., n) float32/float64 C-contiguous, is_torch).
 
     float32 and float64 are kept; any other real dtype (int, bool, float16, ...) is converted
     once to float64. Non-contiguous inputs are copied once. Complex input is a TypeError.
     """
-    is_torch = _is_torch(x)
-    if is_torch:
+    torch_in = is_torch(x)
+    if torch_in:
         import torch
 
         if x.device.type != "cpu":
@@ -85,13 +67,13 @@ def _to_numpy_real(x, name):
             x = x.astype(np.float64)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{name} has dtype {x.dtype}, which cannot be converted to float64") from e
-    return np.ascontiguousarray(x), is_torch
+    return np.ascontiguousarray(x), torch_in
 
 
 def _to_numpy_complex(S, name):
     """Returns (array complex64/complex128 C-contiguous, is_torch). Real input is promoted."""
-    is_torch = _is_torch(S)
-    if is_torch:
+    torch_in = is_torch(S)
+    if torch_in:
         import torch
 
         if S.device.type != "cpu":
@@ -103,7 +85,7 @@ def _to_numpy_complex(S, name):
         S = np.asarray(S)
     if S.dtype not in (np.complex64, np.complex128):
         S = S.astype(np.complex64 if S.dtype == np.float32 else np.complex128)
-    return np.ascontiguousarray(S), is_torch
+    return np.ascontiguousarray(S), torch_in
 
 
 def _wrap(out, is_torch):
@@ -112,12 +94,6 @@ def _wrap(out, is_torch):
 
         return torch.from_numpy(out)
     return out
-
-
-def _check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}={value!r} must be one of {sorted(choices)}")
-    return value
 
 
 def get_window(window, nperseg):
@@ -143,9 +119,9 @@ def get_window(window, nperseg):
     >>> get_window('hann', 4)
     array([0. , 0.5, 1. , 0.5])
     """
-    nperseg = _check_int(nperseg, "nperseg", 1)
+    nperseg = check_int(nperseg, "nperseg", 1)
     if not isinstance(window, (str, tuple)):
-        if _is_torch(window):
+        if is_torch(window):
             window = window.detach().cpu().numpy()
         w = np.asarray(window)
         if np.iscomplexobj(w):
@@ -250,7 +226,7 @@ class STFT:
     """
 
     def __init__(self, win, hop, fs=1.0, mfft=None, scale_to=None, phase_shift=0):
-        if _is_torch(win):
+        if is_torch(win):
             win = win.detach().cpu().numpy()
         w = np.asarray(win)
         if np.iscomplexobj(w):
@@ -260,12 +236,12 @@ class STFT:
             raise ValueError(f"win has shape {w.shape}; it must be 1-D with >= 1 samples")
         if not np.all(np.isfinite(w)):
             raise ValueError("win contains NaN or Inf; all window samples must be finite")
-        self._hop = _check_int(hop, "hop", 1)
+        self._hop = check_int(hop, "hop", 1)
         if isinstance(fs, bool) or not isinstance(fs, numbers.Real) or not (math.isfinite(fs) and fs > 0):
             raise ValueError(f"fs={fs!r} must be a finite number > 0 (Hz)")
         self._fs = float(fs)
         m = w.size
-        self._mfft = m if mfft is None else _check_int(mfft, "mfft", 1)
+        self._mfft = m if mfft is None else check_int(mfft, "mfft", 1)
         if self._mfft < m:
             raise ValueError(f"mfft={self._mfft} must be >= the window length m_num={m}")
         if scale_to not in _SCALE_TO:
@@ -279,7 +255,7 @@ class STFT:
             w = w / np.sqrt(np.sum(w * w) * self._fs)
         self._scaling = scale_to
         if phase_shift is not None:
-            phase_shift = _check_any_int(phase_shift, "phase_shift")
+            phase_shift = check_int(phase_shift, "phase_shift")
             if not -self._mfft < phase_shift < self._mfft:
                 raise ValueError(f"phase_shift={phase_shift} must satisfy -mfft < phase_shift < mfft "
                                  f"(mfft={self._mfft})")
@@ -316,11 +292,11 @@ class STFT:
         >>> STFT.from_window('hann', fs=20.0, nperseg=256, noverlap=192).hop
         64
         """
-        nperseg = _check_int(nperseg, "nperseg", 1)
+        nperseg = check_int(nperseg, "nperseg", 1)
         if (noverlap is None) == (hop is None):
             raise ValueError(f"give exactly one of noverlap={noverlap!r} and hop={hop!r}")
         if hop is None:
-            noverlap = _check_int(noverlap, "noverlap", 0)
+            noverlap = check_int(noverlap, "noverlap", 0)
             if noverlap >= nperseg:
                 raise ValueError(f"noverlap={noverlap} must be < nperseg={nperseg}")
             hop = nperseg - noverlap
@@ -442,7 +418,7 @@ class STFT:
             k, q = k_next, q + 1
 
     def _check_n(self, n):
-        n = _check_int(n, "n", 1)
+        n = check_int(n, "n", 1)
         need = self.m_num - self.m_num_mid
         if n < need:
             raise ValueError(f"n={n} must be >= ceil(m_num/2)={need} (m_num={self.m_num})")
@@ -463,8 +439,8 @@ class STFT:
     def p_range(self, n, p0=None, p1=None):
         """Validated frame range: defaults ``(p_min, p_max(n))``; needs ``p_min <= p0 < p1 <= p_max(n)``."""
         p_max = self.p_max(n)
-        p0_ = self._p_min if p0 is None else _check_any_int(p0, "p0")
-        p1_ = p_max if p1 is None else _check_any_int(p1, "p1")
+        p0_ = self._p_min if p0 is None else check_int(p0, "p0")
+        p1_ = p_max if p1 is None else check_int(p1, "p1")
         if not self._p_min <= p0_ < p1_ <= p_max:
             raise ValueError(f"frame range p0={p0_}, p1={p1_} must satisfy p_min={self._p_min} <= p0 < p1 "
                              f"<= p_max(n)={p_max} for a signal of n={n} samples")
@@ -526,8 +502,8 @@ class STFT:
         if n == 0:
             raise ValueError(f"x is empty (shape {xa.shape}); it needs n >= 1 samples on its last axis")
         self._check_n(n)
-        _check_choice(padding, "padding", _PADDING)
-        _check_choice(output, "output", _OUTPUT)
+        check_choice(padding, "padding", _PADDING)
+        check_choice(output, "output", _OUTPUT)
         if not (isinstance(log_eps, numbers.Real) and math.isfinite(log_eps) and log_eps > 0):
             raise ValueError(f"log_eps={log_eps!r} must be a finite number > 0")
         p0, p1 = self.p_range(n, p0, p1)
@@ -602,8 +578,8 @@ class STFT:
             raise ValueError(f"S has shape {Sa.shape}: S.shape[-1]={Sa.shape[-1]} must be >= {q_num} frames")
         q_max = Sa.shape[-1] + self._p_min
         k_max = (q_max - 1) * self._hop + self.m_num - self.m_num_mid
-        k0 = _check_any_int(k0, "k0")
-        k1 = k_max if k1 is None else _check_any_int(k1, "k1")
+        k0 = check_int(k0, "k0")
+        k1 = k_max if k1 is None else check_int(k1, "k1")
         if not self._k_min <= k0 < k1 <= k_max:
             raise ValueError(f"k0={k0}, k1={k1} must satisfy k_min={self._k_min} <= k0 < k1 <= k_max={k_max}")
         if k1 - k0 < n_min:
@@ -649,11 +625,14 @@ def _frame_range(sft, n, center):
     return p0, p1
 
 
-def _functional_sft(nperseg, hop, nfft, window, fs, scaling, phase_shift):
-    nperseg = _check_int(nperseg, "nperseg", 1)
-    hop = _check_int(hop, "hop", 1)
+def _functional_sft(n, nperseg, hop, nfft, window, fs, scaling, phase_shift):
+    # Sizes are checked against the signal length before any window is built.
+    nperseg = check_int(nperseg, "nperseg", 1)
+    if n < nperseg:
+        raise ValueError(f"nperseg={nperseg} must be <= the signal length n={n}")
+    hop = check_int(hop, "hop", 1)
     if nfft is not None:
-        nfft = _check_int(nfft, "nfft", 1)
+        nfft = check_int(nfft, "nfft", 1)
         if nfft < nperseg:
             raise ValueError(f"nfft={nfft} must be >= nperseg={nperseg}")
     if scaling not in _SCALE_TO:
@@ -722,10 +701,8 @@ def stft(x, nperseg, hop, nfft=None, window="hann", fs=1.0, scaling=None, paddin
     >>> S.shape, S.dtype
     ((2, 65, 32), dtype('complex64'))
     """
-    sft = _functional_sft(nperseg, hop, nfft, window, fs, scaling, phase_shift)
     n = _signal_length(x)
-    if n < sft.m_num:
-        raise ValueError(f"nperseg={sft.m_num} must be <= the signal length n={n}")
+    sft = _functional_sft(n, nperseg, hop, nfft, window, fs, scaling, phase_shift)
     p0, p1 = _frame_range(sft, n, center)
     return sft.stft(x, p0, p1, padding=padding, output=output, log_eps=log_eps, n_threads=n_threads)
 
@@ -775,10 +752,8 @@ def istft(S, nperseg, hop, n, nfft=None, window="hann", fs=1.0, scaling=None, ce
     >>> np.allclose(istft(stft(x, 64, 16), 64, 16, n=500), x)
     True
     """
-    sft = _functional_sft(nperseg, hop, nfft, window, fs, scaling, phase_shift)
-    n = _check_int(n, "n", 1)
-    if n < sft.m_num:
-        raise ValueError(f"nperseg={sft.m_num} must be <= the signal length n={n}")
+    n = check_int(n, "n", 1)
+    sft = _functional_sft(n, nperseg, hop, nfft, window, fs, scaling, phase_shift)
     Sa, is_torch = _to_numpy_complex(S, "S")
     p0, p1 = _frame_range(sft, n, center)
     expect = (sft.f_pts, p1 - p0)
