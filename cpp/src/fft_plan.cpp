@@ -26,7 +26,7 @@ unsigned fftw_flags(long long work) {
     switch (static_cast<PlannerEffort>(g_effort.load())) {
         case PlannerEffort::Measure: return FFTW_MEASURE;
         case PlannerEffort::Patient: return FFTW_PATIENT;
-        case PlannerEffort::Auto: return work <= (1LL << 16) ? FFTW_MEASURE : FFTW_ESTIMATE;
+        case PlannerEffort::Auto: return work <= 4096 ? FFTW_MEASURE : FFTW_ESTIMATE;
         default: return FFTW_ESTIMATE;
     }
 }
@@ -131,7 +131,7 @@ template class AlignedBuffer<std::complex<double>>;
 
 // ---- FftPlan -----------------------------------------------------------------
 template <class T>
-FftPlan<T>::FftPlan(FftKind kind, int n, bool inplace, int howmany)
+FftPlan<T>::FftPlan(FftKind kind, int n, bool inplace, int howmany, bool one_off)
     : kind_(kind), n_(n), inplace_(inplace), howmany_(howmany) {
     require(n >= 1, "FFT size n=", n, " must be >= 1");
     require(howmany >= 1, "FFT batch count howmany=", howmany, " must be >= 1");
@@ -139,7 +139,7 @@ FftPlan<T>::FftPlan(FftKind kind, int n, bool inplace, int howmany)
     using cpx = typename A::cpx;
     const std::size_t nc = static_cast<std::size_t>(n / 2 + 1) * howmany;
     const std::size_t nn = static_cast<std::size_t>(n) * howmany;
-    const unsigned flags = fftw_flags(static_cast<long long>(n) * howmany);
+    const unsigned flags = one_off ? FFTW_ESTIMATE : fftw_flags(static_cast<long long>(n) * howmany);
     // Planning may overwrite its arrays (FFTW_MEASURE), so it runs on scratch buffers.
     typename A::plan p = nullptr;
     const int cs = 1, cd = n / 2 + 1;  // complex-side stride and distance
@@ -204,21 +204,21 @@ void FftPlan<T>::c2r(complex* in, T* out) const {
 }
 
 template <class T>
-std::shared_ptr<const FftPlan<T>> get_plan(FftKind kind, int n, bool inplace, int howmany) {
+std::shared_ptr<const FftPlan<T>> get_plan(FftKind kind, int n, bool inplace, int howmany, bool one_off) {
     std::lock_guard<std::mutex> lock(planner_mutex());
     auto& c = cache<T>();
     Key key{static_cast<int>(kind), n, inplace, howmany};
     auto it = c.find(key);
     if (it != c.end()) return it->second;
-    auto plan = std::make_shared<const FftPlan<T>>(kind, n, inplace, howmany);
+    auto plan = std::make_shared<const FftPlan<T>>(kind, n, inplace, howmany, one_off);
     c.emplace(key, plan);
     return plan;
 }
 
 template class FftPlan<float>;
 template class FftPlan<double>;
-template std::shared_ptr<const FftPlan<float>> get_plan<float>(FftKind, int, bool, int);
-template std::shared_ptr<const FftPlan<double>> get_plan<double>(FftKind, int, bool, int);
+template std::shared_ptr<const FftPlan<float>> get_plan<float>(FftKind, int, bool, int, bool);
+template std::shared_ptr<const FftPlan<double>> get_plan<double>(FftKind, int, bool, int, bool);
 
 std::size_t plan_cache_size() {
     std::lock_guard<std::mutex> lock(planner_mutex());

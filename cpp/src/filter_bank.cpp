@@ -16,7 +16,7 @@ namespace {
 std::vector<std::complex<double>> ifft_real_filter(const double* h_f, int N) {
     AlignedBuffer<std::complex<double>> buf(N);
     for (int k = 0; k < N; ++k) buf[k] = {h_f[k], 0.0};
-    get_plan<double>(FftKind::Backward, N, true)->c2c(buf.data(), buf.data());
+    get_plan<double>(FftKind::Backward, N, true, 1, /*one_off=*/true)->c2c(buf.data(), buf.data());
     std::vector<std::complex<double>> h(buf.data(), buf.data() + N);
     for (auto& v : h) v /= static_cast<double>(N);
     return h;
