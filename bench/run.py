@@ -28,6 +28,25 @@ def fmt_t(t):
     return f"{t * 1e3:.1f} ms" if t < 10 else f"{t:.1f} s"
 
 
+def ratio_rows(results, base_key):
+    """Rows (threads, implementation, median, ratio to scatclust, peak RSS) for 1 and 2 threads.
+
+    Keys ending in "1T"/"2T" belong to that thread count; other keys (single-threaded
+    tools) appear under both, each time divided by the scatclust time at that count.
+    """
+    rows = []
+    for nt in (1, 2):
+        base = results[base_key.format(nt=nt)][0]
+        for name, (t, mem) in results.items():
+            if name.endswith(f"{3 - nt}T"):
+                continue
+            rows.append((f"{nt} thread{'s' if nt > 1 else ''}", name, fmt_t(t), f"{t / base:.2f}", f"{mem:.0f}"))
+    return rows
+
+
+HEADERS = ["threads", "implementation", "median", "time / scatclust", "peak RSS MiB"]
+
+
 def kymatio_first_layer(S, B, x):
     """kymatio 0.3's first scattering layer |x * psi1| (its own backend ops and filters)."""
     U0_hat = B.rfft(B.pad(x, S.pad_left, S.pad_right))
@@ -67,7 +86,6 @@ def bench_wavelet(quick, repeat):
         for a, b in bufs.values():
             _core.fft_c2c(a, b, False, nt)
 
-    rows = []
     results = {}
     for nt in (1, 2):
         results[f"scatclust {nt}T"] = measure(lambda: wt.subsampled(x, modulus=True, n_threads=nt), repeat)
@@ -97,16 +115,11 @@ def bench_wavelet(quick, repeat):
     except ImportError:
         pass
 
-    for nt in (1, 2):
-        base = results[f"scatclust {nt}T"][0]
-        for name, (t, mem) in results.items():
-            if name.endswith(f"{3 - nt}T"):
-                continue
-            rows.append((f"{nt} thread{'s' if nt > 1 else ''}", name, fmt_t(t), f"{t / base:.2f}", f"{mem:.0f}"))
+    rows = ratio_rows(results, "scatclust {nt}T")
     print(f"\n### Wavelet transform, first layer |x * psi1| (kymatio subsampling), float32\n"
           f"batch={batch}, N={N}, J={J}, Q={Q} ({fb.n_filters} wavelets, N_padded={fb.N_padded}); "
           f"filter bank construction {fmt_t(t_bank)} (once)\n")
-    print(table(rows, ["threads", "implementation", "median", "time / scatclust", "peak RSS MiB"]))
+    print(table(rows, HEADERS))
     return results
 
 
@@ -121,13 +134,14 @@ def kymatio_first_layer_torch(S, B, x):
     return out
 
 
-def bench_stft(quick, repeat):
-    """Spectrograms: Hann 256, hop 64 (75% overlap), float32, batch of 20 Hz windows."""
+def bench_stft(quick, repeat, dtype=np.float32):
+    """Spectrograms: Hann 256, hop 64 (75% overlap), batch of 20 Hz windows."""
     batch, n = (4, 16384) if quick else (16, 65536)
     nperseg, hop = 256, 64
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((batch, n)).astype(np.float32)
-    win = scatclust.get_window("hann", nperseg).astype(np.float32)
+    x = rng.standard_normal((batch, n)).astype(dtype)
+    win = scatclust.get_window("hann", nperseg).astype(dtype)
+    dname = np.dtype(dtype).name
     t_plan = timeit(lambda: scatclust.STFT(win, hop), repeat=3, warmup=1)
     sft = scatclust.STFT(win, hop)  # scipy ShortTimeFFT conventions (phase_shift=0)
     results = {}
@@ -146,22 +160,16 @@ def bench_stft(quick, repeat):
     import torch
 
     xt = torch.from_numpy(x)
-    wt = torch.hann_window(nperseg)
+    wt = torch.hann_window(nperseg, dtype=xt.dtype)
     for nt in (1, 2):
         torch.set_num_threads(nt)
         results[f"torch.stft {nt}T"] = measure(
             lambda: torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant", return_complex=True),
             repeat)
-    rows = []
-    for nt in (1, 2):
-        base = results[f"scatclust STFT.stft {nt}T"][0]
-        for name, (t, mem) in results.items():
-            if name.endswith(f"{3 - nt}T"):
-                continue
-            rows.append((f"{nt} thread{'s' if nt > 1 else ''}", name, fmt_t(t), f"{t / base:.2f}", f"{mem:.0f}"))
-    print(f"\n### STFT, complex output unless noted, float32\n"
+    rows = ratio_rows(results, "scatclust STFT.stft {nt}T")
+    print(f"\n### STFT, complex output unless noted, {dname}\n"
           f"batch={batch}, n={n}, Hann nperseg={nperseg}, hop={hop}; STFT object construction {fmt_t(t_plan)} (once)\n")
-    print(table(rows, ["threads", "implementation", "median", "time / scatclust", "peak RSS MiB"]))
+    print(table(rows, HEADERS))
 
     # Inverse
     S = sft.stft(x)
@@ -177,15 +185,8 @@ def bench_stft(quick, repeat):
         torch.set_num_threads(nt)
         inv[f"torch.istft {nt}T"] = measure(
             lambda: torch.istft(St, nperseg, hop, window=wt, center=True, length=n), repeat)
-    rows = []
-    for nt in (1, 2):
-        base = inv[f"scatclust STFT.istft {nt}T"][0]
-        for name, (t, mem) in inv.items():
-            if name.endswith(f"{3 - nt}T"):
-                continue
-            rows.append((f"{nt} thread{'s' if nt > 1 else ''}", name, fmt_t(t), f"{t / base:.2f}", f"{mem:.0f}"))
-    print(f"\n### Inverse STFT (overlap-add with the dual window), float32\n")
-    print(table(rows, ["threads", "implementation", "median", "time / scatclust", "peak RSS MiB"]))
+    print(f"\n### Inverse STFT (overlap-add with the dual window), {dname}\n")
+    print(table(ratio_rows(inv, "scatclust STFT.istft {nt}T"), HEADERS))
 
 
 def main(argv=None):
@@ -200,7 +201,8 @@ def main(argv=None):
     if "wavelet" in ap_kernels:
         bench_wavelet(args.quick, args.repeat)
     if "stft" in ap_kernels:
-        bench_stft(args.quick, args.repeat)
+        bench_stft(args.quick, args.repeat, np.float32)
+        bench_stft(args.quick, args.repeat, np.float64)
 
 
 if __name__ == "__main__":
