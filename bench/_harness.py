@@ -30,11 +30,11 @@ def reset_peak_rss():
         return False
 
 
-def peak_rss_mib():
+def _status_mib(field):
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
@@ -42,11 +42,16 @@ def peak_rss_mib():
 
 
 def measure(fn, repeat=7, warmup=1):
-    """(median seconds, peak RSS in MiB during the timed runs)."""
-    fn()  # warm (plans, filters, first-touch allocations)
+    """(median seconds, extra MiB): the process's peak resident memory during the timed runs
+    above its resident memory just before them (working memory of fn, outputs included)."""
+    import gc
+
+    fn()  # warm (plans, filters)
+    gc.collect()
+    base = _status_mib("VmRSS")
     reset_peak_rss()
     t = timeit(fn, repeat=repeat, warmup=warmup - 1 if warmup > 1 else 0)
-    return t, peak_rss_mib()
+    return t, max(_status_mib("VmHWM") - base, 0.0)
 
 
 def machine_description():

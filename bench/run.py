@@ -44,7 +44,7 @@ def ratio_rows(results, base_key):
     return rows
 
 
-HEADERS = ["threads", "implementation", "median", "time / scatclust", "peak RSS MiB"]
+HEADERS = ["threads", "implementation", "median", "time / scatclust", "extra peak MiB"]
 
 
 def kymatio_first_layer(S, B, x):
