@@ -41,17 +41,33 @@ def _status_mib(field):
     return float("nan")
 
 
-def measure(fn, repeat=7, warmup=1):
-    """(median seconds, extra MiB): the process's peak resident memory during the timed runs
-    above its resident memory just before them (working memory of fn, outputs included)."""
+def _release_free_memory():
+    """Return freed heap memory to the OS, so the next call's allocations show up in RSS."""
+    import ctypes
     import gc
 
-    fn()  # warm (plans, filters)
     gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+
+
+def measure(fn, repeat=7, warmup=1):
+    """(median seconds, extra MiB).
+
+    Extra MiB: peak resident memory during one call above the resident memory just before it,
+    after a warm-up call (plans, filters) and after returning freed memory to the OS: the
+    working memory of one call, its output included.
+    """
+    fn()  # warm (plans, filters)
+    _release_free_memory()
     base = _status_mib("VmRSS")
     reset_peak_rss()
+    fn()
+    extra = max(_status_mib("VmHWM") - base, 0.0)
     t = timeit(fn, repeat=repeat, warmup=warmup - 1 if warmup > 1 else 0)
-    return t, max(_status_mib("VmHWM") - base, 0.0)
+    return t, extra
 
 
 def machine_description():
