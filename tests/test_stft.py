@@ -608,3 +608,38 @@ def test_core_validation_messages():
     S[0, 1, 1] = np.nan
     with pytest.raises(ValueError, match=r"S contains a non-finite value"):
         _core.stft_inverse(S, w, y, 4, 16, True, 0, 0, 0, 3, 0)
+
+
+# ------------------------------------------------------------------------------ memory layouts
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mfft", [64, 65])  # even: half-length complex FFT path; odd: real FFT path
+def test_layouts_agree(dtype, mfft):
+    """The kernel writes bin-major (C order (..., f, t), what stft() returns) or frame-major
+    memory (torch.stft's layout); istft reads either in place. All give identical numbers."""
+    from scatclust import _core
+
+    win = get_window("hann", 48).astype(dtype)
+    sft = STFT(win, 12, mfft=mfft)
+    x = signal((3, 400), dtype, seed=5)
+    S = sft.stft(x)
+    assert S.shape == (3, sft.f_pts, sft.p_num(400)) and S.flags.c_contiguous
+    fm = np.empty((3, S.shape[2], S.shape[1]), dtype=S.dtype)  # frame-major
+    _core.stft_forward(x, win, fm, 12, mfft, True, 0, sft.p_min, sft.p_max(400), 0, 1.0, 0, True)
+    np.testing.assert_array_equal(fm.swapaxes(-1, -2), S)
+    a = sft.istft(fm.swapaxes(-1, -2), k1=400)  # frame-major view, read in place
+    b = sft.istft(S, k1=400)
+    np.testing.assert_array_equal(a, b)
+    assert rel_err(a, x) < RTOL[dtype] * 10
+
+
+def test_istft_of_torch_stft():
+    """torch.stft returns a frame-major view; our inverse reads it without a copy."""
+    torch = pytest.importorskip("torch")
+    x = signal((2, 1000), np.float64, seed=9)
+    n_fft, hop = 128, 32
+    St = torch.stft(torch.from_numpy(x), n_fft, hop, window=torch.hann_window(n_fft, dtype=torch.float64),
+                    center=True, pad_mode="constant", return_complex=True)
+    assert not St.is_contiguous() and St.transpose(-1, -2).is_contiguous()
+    xr = istft(St, n_fft, hop, 1000)
+    assert isinstance(xr, torch.Tensor)
+    assert rel_err(xr.numpy(), x) < 1e-12

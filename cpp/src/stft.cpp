@@ -86,7 +86,7 @@ void split_pairs(const T* __restrict z, const T* __restrict tw, T* __restrict x,
 template <class T, class OutT, class Emit>
 void forward_impl(const T* x, std::size_t batch, long long n, const T* win, const StftParams& prm,
                   long long p0, long long p1, StftPadding padding, T scale, OutT* out,
-                  int n_threads, Emit emit) {
+                  int n_threads, bool frame_major, Emit emit) {
     validate_stft_params(prm);
     require(n >= 1, "x has n=", n, " samples per row; it must have >= 1");
     require(p0 < p1, "frame range p0=", p0, ", p1=", p1, " must satisfy p0 < p1");
@@ -194,11 +194,20 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
                 split_pairs(reinterpret_cast<const T*>(Z), reinterpret_cast<const T*>(tw.data()),
                             reinterpret_cast<T*>(X), H);
             }
-            OutT* ob = out + (static_cast<std::size_t>(b) * nf) * nfr + t0;
-            for (int f = 0; f < nf; ++f) {
-                const std::complex<T>* sp = spec.data() + f;
-                OutT* o = ob + static_cast<std::size_t>(f) * nfr;
-                for (long long t = 0; t < bw; ++t) emit(sp[t * nfp], o[t]);
+            if (frame_major) {  // each frame's spectrum is one contiguous output row
+                OutT* ob = out + (static_cast<std::size_t>(b) * nfr + t0) * nf;
+                for (long long t = 0; t < bw; ++t) {
+                    const std::complex<T>* sp = spec.data() + t * nfp;
+                    OutT* o = ob + static_cast<std::size_t>(t) * nf;
+                    for (int f = 0; f < nf; ++f) emit(sp[f], o[f]);
+                }
+            } else {  // bin-major: transpose the block while it is in cache
+                OutT* ob = out + (static_cast<std::size_t>(b) * nf) * nfr + t0;
+                for (int f = 0; f < nf; ++f) {
+                    const std::complex<T>* sp = spec.data() + f;
+                    OutT* o = ob + static_cast<std::size_t>(f) * nfr;
+                    for (long long t = 0; t < bw; ++t) emit(sp[t * nfp], o[t]);
+                }
             }
         }
     }
@@ -219,27 +228,27 @@ void validate_stft_params(const StftParams& prm) {
 template <class T>
 void stft_forward_complex(const T* x, std::size_t batch, long long n, const T* win,
                           const StftParams& prm, long long p0, long long p1, StftPadding padding,
-                          T scale, std::complex<T>* out, int n_threads) {
-    forward_impl<T, std::complex<T>>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+                          T scale, std::complex<T>* out, int n_threads, bool frame_major) {
+    forward_impl<T, std::complex<T>>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
                                      [](const std::complex<T>& z, std::complex<T>& o) { o = z; });
 }
 
 template <class T>
 void stft_forward_real(const T* x, std::size_t batch, long long n, const T* win,
                        const StftParams& prm, long long p0, long long p1, StftPadding padding,
-                       T scale, StftOutput output, T log_eps, T* out, int n_threads) {
+                       T scale, StftOutput output, T log_eps, T* out, int n_threads, bool frame_major) {
     switch (output) {
         case StftOutput::Magnitude:
-            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
                                [](const std::complex<T>& z, T& o) { o = std::hypot(z.real(), z.imag()); });
             return;
         case StftOutput::Power:
-            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
                                [](const std::complex<T>& z, T& o) { o = z.real() * z.real() + z.imag() * z.imag(); });
             return;
         case StftOutput::LogPower:
             require(std::isfinite(log_eps) && log_eps > T(0), "log_eps=", log_eps, " must be finite and > 0");
-            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads,
+            forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
                                [log_eps](const std::complex<T>& z, T& o) {
                                    o = std::log(z.real() * z.real() + z.imag() * z.imag() + log_eps);
                                });
@@ -253,7 +262,7 @@ void stft_forward_real(const T* x, std::size_t batch, long long n, const T* win,
 template <class T>
 void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frames, long long p_first,
                   const T* dual, const StftParams& prm, long long q0, long long q1, long long k0,
-                  long long k1, T scale, T* out, int n_threads) {
+                  long long k1, T scale, T* out, int n_threads, bool frame_major) {
     validate_stft_params(prm);
     require(n_frames >= 1, "S has n_frames=", n_frames, " frames; it must have >= 1");
     require(k0 < k1, "output range k0=", k0, ", k1=", k1, " must satisfy k0 < k1");
@@ -297,14 +306,21 @@ void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frame
                 const long long t0 = (wi % nblocks) * kFrameBlock;
                 const long long t1 = std::min(t0 + kFrameBlock, nq);
                 const long long bw = t1 - t0;
-                const std::complex<T>* Sb =
-                    S + static_cast<std::size_t>(b) * nf * n_frames + (q0 - p_first) + t0;
-                for (int f = 0; f < nf; ++f)
-                    std::copy(Sb + static_cast<std::size_t>(f) * n_frames,
-                              Sb + static_cast<std::size_t>(f) * n_frames + bw,
-                              blk.data() + static_cast<std::size_t>(f) * kFrameBlock);
+                const std::size_t c0 = static_cast<std::size_t>(q0 - p_first + t0);  // first column
+                const std::complex<T>* Sb = S + static_cast<std::size_t>(b) * nf * n_frames;
+                if (!frame_major)
+                    for (int f = 0; f < nf; ++f)
+                        std::copy(Sb + f * static_cast<std::size_t>(n_frames) + c0,
+                                  Sb + f * static_cast<std::size_t>(n_frames) + c0 + bw,
+                                  blk.data() + static_cast<std::size_t>(f) * kFrameBlock);
                 for (long long qi = t0; qi < t1; ++qi) {
-                    for (int f = 0; f < nf; ++f) spec[f] = blk[static_cast<std::size_t>(f) * kFrameBlock + (qi - t0)];
+                    if (frame_major) {
+                        const std::complex<T>* row = Sb + (c0 + (qi - t0)) * nf;
+                        std::copy(row, row + nf, spec.data());
+                    } else {
+                        for (int f = 0; f < nf; ++f)
+                            spec[f] = blk[static_cast<std::size_t>(f) * kFrameBlock + (qi - t0)];
+                    }
                     plan->c2r(spec.data(), seg.data());  // destroys spec
                     T* fr = frames.data() + (static_cast<std::size_t>(b) * nq + qi) * m;
                     // Undo the roll: sample j of the frame sits at (j - ps) mod mfft.
@@ -341,16 +357,16 @@ void stft_inverse(const std::complex<T>* S, std::size_t batch, long long n_frame
 }
 
 template void stft_forward_complex<float>(const float*, std::size_t, long long, const float*, const StftParams&,
-                                          long long, long long, StftPadding, float, std::complex<float>*, int);
+                                          long long, long long, StftPadding, float, std::complex<float>*, int, bool);
 template void stft_forward_complex<double>(const double*, std::size_t, long long, const double*, const StftParams&,
-                                           long long, long long, StftPadding, double, std::complex<double>*, int);
+                                           long long, long long, StftPadding, double, std::complex<double>*, int, bool);
 template void stft_forward_real<float>(const float*, std::size_t, long long, const float*, const StftParams&,
-                                       long long, long long, StftPadding, float, StftOutput, float, float*, int);
+                                       long long, long long, StftPadding, float, StftOutput, float, float*, int, bool);
 template void stft_forward_real<double>(const double*, std::size_t, long long, const double*, const StftParams&,
-                                        long long, long long, StftPadding, double, StftOutput, double, double*, int);
+                                        long long, long long, StftPadding, double, StftOutput, double, double*, int, bool);
 template void stft_inverse<float>(const std::complex<float>*, std::size_t, long long, long long, const float*,
-                                  const StftParams&, long long, long long, long long, long long, float, float*, int);
+                                  const StftParams&, long long, long long, long long, long long, float, float*, int, bool);
 template void stft_inverse<double>(const std::complex<double>*, std::size_t, long long, long long, const double*,
-                                   const StftParams&, long long, long long, long long, long long, double, double*, int);
+                                   const StftParams&, long long, long long, long long, long long, double, double*, int, bool);
 
 }  // namespace scatclust

@@ -71,7 +71,11 @@ def _to_numpy_real(x, name):
 
 
 def _to_numpy_complex(S, name):
-    """Returns (array complex64/complex128 C-contiguous, is_torch). Real input is promoted."""
+    """Returns (array complex64/complex128, is_torch). Real input is promoted.
+
+    The array is not made contiguous here: :meth:`STFT._inverse` reads both C-ordered
+    (..., f, t) arrays and the frame-major views that :meth:`STFT.stft` returns, without a copy.
+    """
     torch_in = is_torch(S)
     if torch_in:
         import torch
@@ -85,7 +89,7 @@ def _to_numpy_complex(S, name):
         S = np.asarray(S)
     if S.dtype not in (np.complex64, np.complex128):
         S = S.astype(np.complex64 if S.dtype == np.float32 else np.complex128)
-    return np.ascontiguousarray(S), torch_in
+    return S, torch_in
 
 
 def _wrap(out, is_torch):
@@ -517,15 +521,17 @@ class STFT:
         shift = self._phase_shift
         args = (self._hop, self._mfft, shift is not None, 0 if shift is None else shift, p0, p1,
                 _PADDING[padding])
+        # C order (..., f_pts, n_frames), like scipy. (The kernel can also write frame-major
+        # memory, torch.stft's layout; measured no faster here, so the result stays contiguous.)
         shape = (x2.shape[0], self.f_pts, p1 - p0)
         if output == "complex":
             out = np.empty(shape, dtype=np.complex64 if dt == np.float32 else np.complex128)
             if x2.shape[0]:
-                _core.stft_forward(x2, win, out, *args, 1.0, nt)
+                _core.stft_forward(x2, win, out, *args, 1.0, nt, False)
         else:
             out = np.empty(shape, dtype=dt)
             if x2.shape[0]:
-                _core.stft_forward_real(x2, win, out, *args, _OUTPUT[output], 1.0, float(log_eps), nt)
+                _core.stft_forward_real(x2, win, out, *args, _OUTPUT[output], 1.0, float(log_eps), nt, False)
         return _wrap(out.reshape(lead + shape[1:]), is_torch)
 
     def spectrogram(self, x, p0=None, p1=None, *, padding="zeros", n_threads=None):
@@ -598,12 +604,17 @@ class STFT:
         rdt = np.float32 if Sa.dtype == np.complex64 else np.float64
         dual = self._win_as(rdt, "dual")
         lead = Sa.shape[:-2]
-        S3 = Sa.reshape((-1,) + Sa.shape[-2:])
+        # Frame-major memory (torch.stft's layout behind its (f, t) view) is read in place;
+        # anything else is brought to C order (..., f, t) once.
+        fm = Sa.swapaxes(-1, -2)
+        frame_major = bool(fm.flags.c_contiguous)
+        src = fm if frame_major else np.ascontiguousarray(Sa)
+        S3 = src.reshape((-1,) + src.shape[-2:])
         out = np.empty((S3.shape[0], k1 - k0), dtype=rdt)
         shift = self._phase_shift
         if S3.shape[0]:
             _core.stft_inverse(S3, dual, out, self._hop, self._mfft, shift is not None,
-                               0 if shift is None else shift, p_first, q0, q1, k0, 1.0, nt)
+                               0 if shift is None else shift, p_first, q0, q1, k0, 1.0, nt, frame_major)
         return out.reshape(lead + (k1 - k0,)), is_torch
 
     def __repr__(self):
