@@ -48,7 +48,8 @@ HEADERS = ["threads", "implementation", "median", "time / scatclust", "extra pea
 
 
 def kymatio_first_layer(S, B, x):
-    """kymatio 0.3's first scattering layer |x * psi1| (its own backend ops and filters)."""
+    """kymatio 0.3's first scattering layer |x * psi1| with its own backend ops and filters
+    (S: a 1-D frontend, B: the matching backend, numpy or torch)."""
     U0_hat = B.rfft(B.pad(x, S.pad_left, S.pad_right))
     out = []
     for psi in S.psi1_f:
@@ -110,7 +111,7 @@ def bench_wavelet(quick, repeat):
         for nt in (1, 2):
             torch.set_num_threads(nt)
             with torch.no_grad():
-                results[f"kymatio 0.3 (torch) {nt}T"] = measure(lambda: kymatio_first_layer_torch(St, KT, xt),
+                results[f"kymatio 0.3 (torch) {nt}T"] = measure(lambda: kymatio_first_layer(St, KT, xt),
                                                                max(3, repeat // 2))
     except ImportError:
         pass
@@ -121,72 +122,6 @@ def bench_wavelet(quick, repeat):
           f"filter bank construction {fmt_t(t_bank)} (once)\n")
     print(table(rows, HEADERS))
     return results
-
-
-def kymatio_first_layer_torch(S, B, x):
-    """The same first layer with kymatio's torch backend (filters are float32 buffers)."""
-    U0_hat = B.rfft(B.pad(x, S.pad_left, S.pad_right))
-    out = []
-    for psi in S.psi1_f:
-        k1 = max(min(psi["j"], S.log2_T), 0)
-        U1 = B.modulus(B.ifft(B.subsample_fourier(B.cdgmm(U0_hat, psi["levels"][0]), 2**k1)))
-        out.append(B.unpad(U1, S.ind_start[k1], S.ind_end[k1]))
-    return out
-
-
-def bench_stft(quick, repeat, dtype=np.float32):
-    """Spectrograms: Hann 256, hop 64 (75% overlap), batch of 20 Hz windows."""
-    batch, n = (4, 16384) if quick else (16, 65536)
-    nperseg, hop = 256, 64
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((batch, n)).astype(dtype)
-    win = scatclust.get_window("hann", nperseg).astype(dtype)
-    dname = np.dtype(dtype).name
-    t_plan = timeit(lambda: scatclust.STFT(win, hop), repeat=3, warmup=1)
-    sft = scatclust.STFT(win, hop)  # scipy ShortTimeFFT conventions (phase_shift=0)
-    results = {}
-    for nt in (1, 2):
-        results[f"scatclust STFT.stft {nt}T"] = measure(lambda: sft.stft(x, n_threads=nt), repeat)
-        results[f"scatclust power (fused) {nt}T"] = measure(lambda: sft.stft(x, output="power", n_threads=nt), repeat)
-        results[f"scatclust stft(), torch framing {nt}T"] = measure(
-            lambda: scatclust.stft(x, nperseg, hop, n_threads=nt), repeat)
-    from scipy.signal import ShortTimeFFT
-
-    ssft = ShortTimeFFT(win, hop, fs=1.0)
-    results["scipy ShortTimeFFT.stft"] = measure(lambda: ssft.stft(x), repeat)
-    results["numpy reference"] = measure(
-        lambda: reference.stft.stft(x.astype(np.float64), win.astype(np.float64), hop, p0=sft.p_min, p1=sft.p_max(n)),
-        max(3, repeat // 2))
-    import torch
-
-    xt = torch.from_numpy(x)
-    wt = torch.hann_window(nperseg, dtype=xt.dtype)
-    for nt in (1, 2):
-        torch.set_num_threads(nt)
-        results[f"torch.stft {nt}T"] = measure(
-            lambda: torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant", return_complex=True),
-            repeat)
-    rows = ratio_rows(results, "scatclust STFT.stft {nt}T")
-    print(f"\n### STFT, complex output unless noted, {dname}\n"
-          f"batch={batch}, n={n}, Hann nperseg={nperseg}, hop={hop}; STFT object construction {fmt_t(t_plan)} (once)\n")
-    print(table(rows, HEADERS))
-
-    # Inverse
-    S = sft.stft(x)
-    S64 = S.astype(np.complex128)
-    St = torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant", return_complex=True)
-    inv = {}
-    for nt in (1, 2):
-        inv[f"scatclust STFT.istft {nt}T"] = measure(lambda: sft.istft(S, k1=n, n_threads=nt), repeat)
-    inv["scipy ShortTimeFFT.istft"] = measure(lambda: ssft.istft(S, k1=n), repeat)
-    inv["numpy reference"] = measure(lambda: reference.stft.istft(S64, sft.dual_win.astype(np.float64), hop, k0=0, k1=n, p_first=sft.p_min),
-                                     max(3, repeat // 2))
-    for nt in (1, 2):
-        torch.set_num_threads(nt)
-        inv[f"torch.istft {nt}T"] = measure(
-            lambda: torch.istft(St, nperseg, hop, window=wt, center=True, length=n), repeat)
-    print(f"\n### Inverse STFT (overlap-add with the dual window), {dname}\n")
-    print(table(ratio_rows(inv, "scatclust STFT.istft {nt}T"), HEADERS))
 
 
 def main(argv=None):
