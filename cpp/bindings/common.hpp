@@ -20,3 +20,4 @@ void bind_fft(nb::module_& m);
 void bind_filter_bank(nb::module_& m);
 void bind_wavelet(nb::module_& m);
 void bind_stft(nb::module_& m);
+void bind_student_t(nb::module_& m);

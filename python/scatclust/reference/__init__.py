@@ -9,6 +9,7 @@ name is not shadowed by a function.
 from __future__ import annotations
 
 from . import stft
+from . import student_t
 from .filter_bank import (
     border_indices,
     gauss_1d,
@@ -34,6 +35,7 @@ __all__ = [
     "scattering_first_layer",
     "sigma_from_xi",
     "stft",
+    "student_t",
     "temporal_support",
     "wavelet_transform",
 ]
