@@ -1,0 +1,21 @@
+"""Clustering layers and losses.
+
+Student-t (DEC) soft assignment: :func:`soft_assign`, :func:`target_distribution`,
+:func:`kl_loss`, :func:`kl_loss_grad` (numpy or torch CPU input) and the torch module
+:class:`StudentTAssignment`. torch is imported lazily: ``import scatclust.cluster`` works
+without torch, and ``StudentTAssignment`` is built (importing torch) on first access.
+"""
+from __future__ import annotations
+
+from ._student_t import kl_loss, kl_loss_grad, soft_assign, target_distribution
+
+__all__ = ["StudentTAssignment", "kl_loss", "kl_loss_grad", "soft_assign", "target_distribution"]
+
+
+def __getattr__(name):
+    # PEP 562 lazy attribute: the torch module class is created only when asked for.
+    if name == "StudentTAssignment":
+        from ._student_t_torch import StudentTAssignment
+
+        return StudentTAssignment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
