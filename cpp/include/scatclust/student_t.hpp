@@ -29,8 +29,9 @@
 //   dL/ds_nk = q_nk sum_k' p_nk' - p_nk   (= q_nk - p_nk when the rows of p sum to 1).
 //
 // Determinism: rows are split into blocks that depend only on n (at most 256 blocks of >= 256
-// rows); every reduction over rows (f, the loss, dmu) accumulates per block in double and adds
-// the block partials in block order, so results are bit-identical for any thread count.
+// rows); every reduction over rows (f, the loss, dmu) accumulates per block in double (dmu
+// first in T over 256-row tiles, then in double) and adds the block partials in block order,
+// so results are bit-identical for any thread count.
 //
 // All pointers are C-contiguous row-major; n = 0 returns early (outputs untouched, loss 0).
 // Errors (std::invalid_argument) name the parameter: alpha must be finite and > 0, d >= 1,
