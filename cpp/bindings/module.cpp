@@ -7,4 +7,5 @@ NB_MODULE(_core, m) {
     bind_filter_bank(m);
     bind_wavelet(m);
     bind_stft(m);
+    bind_kmeans(m);
 }

@@ -1,0 +1,460 @@
+// k-means kernels (see kmeans.hpp). Written from the algorithms; scikit-learn's
+// _k_means_common/_k_means_lloyd were read for the conventions (tolerance, relocation).
+//
+// Why a hand-blocked kernel and no BLAS: the x.c product per chunk is (256 x d) * (d x k)
+// with small k (8..64). A register-tiled loop that the compiler vectorises over centres
+// reaches the memory-bound regime on the benchmark shapes (see bench/bench_kmeans.py and
+// the numbers in the commit message/report), and it keeps the build free of a BLAS whose
+// own thread pool would fight OpenMP's and whose availability differs between machines.
+#include "scatclust/kmeans.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "scatclust/errors.hpp"
+#include "scatclust/parallel.hpp"
+
+namespace scatclust {
+namespace {
+
+constexpr std::size_t kChunkRows = 256;   // rows per assignment chunk (fits L1/L2 with the centres)
+constexpr std::size_t kBlockRows = 2048;  // rows per partial sum; fixed, so sums do not depend on threads
+constexpr std::size_t kWaveBlocks = 32;   // blocks whose partials are held at once (bounds memory)
+
+template <class T>
+constexpr std::size_t tile_nr() {
+    return 32 / sizeof(T);  // 8 floats or 4 doubles per tile row: one AVX or two SSE registers
+}
+constexpr std::size_t kTileMR = 4;  // rows per register tile
+
+inline std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
+
+// Centres prepared for the assignment kernel: transposed and zero-padded to a multiple of
+// the tile width, with squared norms (padded centres get +inf so they never win).
+template <class T>
+struct PreparedCentres {
+    std::size_t k, kp, d;
+    std::vector<T> ct;  // (d, kp)
+    std::vector<T> cn;  // (kp)
+    PreparedCentres(const T* C, std::size_t k_, std::size_t d_)
+        : k(k_), kp(round_up(k_, tile_nr<T>())), d(d_), ct(d_ * kp, T(0)), cn(kp, std::numeric_limits<T>::infinity()) {
+        for (std::size_t j = 0; j < k; ++j) {
+            T s = 0;
+            for (std::size_t t = 0; t < d; ++t) {
+                const T v = C[j * d + t];
+                ct[t * kp + j] = v;
+                s += v * v;
+            }
+            cn[j] = s;
+        }
+    }
+};
+
+// Nearest centre for MR rows starting at x (row stride d). The x.c block is formed in a
+// register tile acc[MR][NR] that the compiler keeps in vector registers and vectorises
+// over centres, so the order of additions is fixed (no reassociation is needed).
+template <class T, std::size_t MR>
+inline __attribute__((always_inline)) void assign_tile(const T* __restrict x, std::size_t d,
+                                                       const T* __restrict ct, const T* __restrict cn,
+                                                       std::size_t kp, std::int32_t* lab, T* best_out,
+                                                       T* xn_out) {
+    constexpr std::size_t NR = tile_nr<T>();
+    T best[MR];
+    std::int32_t bi[MR];
+    T xn[MR];
+    for (std::size_t r = 0; r < MR; ++r) {
+        best[r] = std::numeric_limits<T>::infinity();
+        bi[r] = 0;
+        xn[r] = 0;
+    }
+    for (std::size_t jb = 0; jb < kp; jb += NR) {
+        T acc[MR][NR] = {};
+        const T* __restrict cb = ct + jb;
+        for (std::size_t t = 0; t < d; ++t) {
+            for (std::size_t r = 0; r < MR; ++r) {
+                const T xv = x[r * d + t];
+                for (std::size_t j = 0; j < NR; ++j) acc[r][j] += xv * cb[t * kp + j];
+            }
+        }
+        // Distance by the expansion ||x||^2 - 2 x.c + ||c||^2; ||x||^2 is the same for all
+        // centres of a row, so the argmin compares ||c||^2 - 2 x.c only.
+        for (std::size_t r = 0; r < MR; ++r) {
+            for (std::size_t j = 0; j < NR; ++j) {
+                const T v = cn[jb + j] - T(2) * acc[r][j];
+                if (v < best[r]) {
+                    best[r] = v;
+                    bi[r] = static_cast<std::int32_t>(jb + j);
+                }
+            }
+        }
+    }
+    if (xn_out) {
+        for (std::size_t r = 0; r < MR; ++r) {
+            T s = 0;
+            for (std::size_t t = 0; t < d; ++t) s += x[r * d + t] * x[r * d + t];
+            xn[r] = s;
+        }
+    }
+    for (std::size_t r = 0; r < MR; ++r) {
+        lab[r] = bi[r];
+        best_out[r] = best[r];
+        if (xn_out) xn_out[r] = xn[r];
+    }
+}
+
+// Assignment of rows [0, m) of x: labels and (if dist) squared distances, clamped at 0.
+template <class T>
+inline __attribute__((always_inline)) void assign_rows_impl(const T* x, std::size_t m, std::size_t d,
+                                                            const PreparedCentres<T>& pc, std::int32_t* lab,
+                                                            T* dist) {
+    T best[kTileMR], xn[kTileMR];
+    std::size_t i = 0;
+    for (; i + kTileMR <= m; i += kTileMR) {
+        assign_tile<T, kTileMR>(x + i * d, d, pc.ct.data(), pc.cn.data(), pc.kp, lab + i, best, dist ? xn : nullptr);
+        if (dist)
+            for (std::size_t r = 0; r < kTileMR; ++r) dist[i + r] = std::max(T(0), xn[r] + best[r]);
+    }
+    for (; i < m; ++i) {
+        assign_tile<T, 1>(x + i * d, d, pc.ct.data(), pc.cn.data(), pc.kp, lab + i, best, dist ? xn : nullptr);
+        if (dist) dist[i] = std::max(T(0), xn[0] + best[0]);
+    }
+}
+
+// Non-template entry points so that GCC can build the kernel twice (baseline and AVX2) and
+// pick one at load time; both clones add in the same order, so results are reproducible on a
+// given machine.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SCATCLUST_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SCATCLUST_CLONES
+#endif
+
+SCATCLUST_CLONES void assign_rows(const float* x, std::size_t m, std::size_t d, const PreparedCentres<float>& pc,
+                                  std::int32_t* lab, float* dist) {
+    assign_rows_impl<float>(x, m, d, pc, lab, dist);
+}
+SCATCLUST_CLONES void assign_rows(const double* x, std::size_t m, std::size_t d, const PreparedCentres<double>& pc,
+                                  std::int32_t* lab, double* dist) {
+    assign_rows_impl<double>(x, m, d, pc, lab, dist);
+}
+
+// Squared Euclidean distance with eight fixed partial sums (vectorisable, order fixed).
+template <class T>
+inline double sqdist(const T* __restrict a, const T* __restrict b, std::size_t d) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        for (std::size_t l = 0; l < 8; ++l) {
+            const double t = static_cast<double>(a[j + l]) - static_cast<double>(b[j + l]);
+            acc[l] += t * t;
+        }
+    }
+    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < d; ++j) {
+        const double t = static_cast<double>(a[j]) - static_cast<double>(b[j]);
+        s += t * t;
+    }
+    return s;
+}
+
+void check_shape(std::size_t n, std::size_t d, std::size_t k) {
+    require(d >= 1 || n == 0, "n_features=", d, " must be >= 1");
+    require(k >= 1, "n_clusters=", k, " must be >= 1");
+    require(k <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()), "n_clusters=", k,
+            " must be <= ", std::numeric_limits<std::int32_t>::max());
+}
+
+inline std::uint64_t splitmix64(std::uint64_t& s) {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// xoshiro256** (Blackman & Vigna), seeded through splitmix64 as its authors recommend.
+class Xoshiro256 {
+public:
+    explicit Xoshiro256(std::uint64_t seed) {
+        for (auto& v : s_) v = splitmix64(seed);
+    }
+    std::uint64_t next() {
+        const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+        const std::uint64_t t = s_[1] << 17;
+        s_[2] ^= s_[0];
+        s_[3] ^= s_[1];
+        s_[1] ^= s_[2];
+        s_[0] ^= s_[3];
+        s_[2] ^= t;
+        s_[3] = rotl(s_[3], 45);
+        return result;
+    }
+    double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+
+private:
+    static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+    std::uint64_t s_[4];
+};
+
+}  // namespace
+
+template <class T>
+void kmeans_assign(const T* X, std::size_t n, std::size_t d, const T* C, std::size_t k, std::int32_t* labels,
+                   T* min_sqdist, int n_threads) {
+    check_shape(n, d, k);
+    if (n == 0) return;
+    const PreparedCentres<T> pc(C, k, d);
+    const long long n_chunks = static_cast<long long>((n + kChunkRows - 1) / kChunkRows);
+    ParallelGuard guard;
+#pragma omp parallel for schedule(static) num_threads(resolve_num_threads(n_threads))
+    for (long long c = 0; c < n_chunks; ++c) {
+        guard.run([&] {
+            const std::size_t r0 = static_cast<std::size_t>(c) * kChunkRows;
+            const std::size_t m = std::min(kChunkRows, n - r0);
+            assign_rows(X + r0 * d, m, d, pc, labels + r0, min_sqdist ? min_sqdist + r0 : nullptr);
+        });
+    }
+    guard.rethrow();
+}
+
+template <class T>
+std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t d, const T* C_old, std::size_t k,
+                              std::int32_t* labels, T* min_sqdist, T* C_new, T* weight_in_clusters,
+                              T* center_shift_sq, bool update_centers, int n_threads) {
+    check_shape(n, d, k);
+    if (n == 0) return 0;
+    const PreparedCentres<T> pc(C_old, k, d);
+    const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+    const std::size_t stride = k * d + k;  // centre sums (k, d) then cluster weights (k)
+    const std::size_t wave = std::min(kWaveBlocks, n_blocks);
+    std::vector<double> acc(update_centers ? stride : 0, 0.0);
+    std::vector<double> part(update_centers ? wave * stride : 0);
+    std::vector<std::size_t> changed(n_blocks, 0);
+    ParallelGuard guard;
+#pragma omp parallel num_threads(resolve_num_threads(n_threads))
+    {
+        std::int32_t new_lab[kChunkRows];
+        for (std::size_t b0 = 0; b0 < n_blocks; b0 += wave) {
+            const long long b1 = static_cast<long long>(std::min(n_blocks, b0 + wave));
+#pragma omp for schedule(static)
+            for (long long b = static_cast<long long>(b0); b < b1; ++b) {
+                guard.run([&] {
+                    const std::size_t r_begin = static_cast<std::size_t>(b) * kBlockRows;
+                    const std::size_t r_end = std::min(n, r_begin + kBlockRows);
+                    double* p = update_centers ? part.data() + (static_cast<std::size_t>(b) - b0) * stride : nullptr;
+                    if (p) std::fill(p, p + stride, 0.0);
+                    std::size_t ch = 0;
+                    for (std::size_t r0 = r_begin; r0 < r_end; r0 += kChunkRows) {
+                        const std::size_t m = std::min(kChunkRows, r_end - r0);
+                        assign_rows(X + r0 * d, m, d, pc, new_lab, min_sqdist + r0);
+                        for (std::size_t i = 0; i < m; ++i) {
+                            ch += static_cast<std::size_t>(new_lab[i] != labels[r0 + i]);
+                            labels[r0 + i] = new_lab[i];
+                        }
+                        if (!p) continue;
+                        for (std::size_t i = 0; i < m; ++i) {
+                            const double wi = w ? static_cast<double>(w[r0 + i]) : 1.0;
+                            const std::size_t l = static_cast<std::size_t>(new_lab[i]);
+                            double* __restrict s = p + l * d;
+                            const T* __restrict xi = X + (r0 + i) * d;
+                            for (std::size_t t = 0; t < d; ++t) s[t] += wi * static_cast<double>(xi[t]);
+                            p[k * d + l] += wi;
+                        }
+                    }
+                    changed[static_cast<std::size_t>(b)] = ch;
+                });
+            }  // implicit barrier: all partials of this wave are written
+            if (update_centers) {
+                const std::size_t nb = static_cast<std::size_t>(b1) - b0;
+#pragma omp for schedule(static)
+                for (long long e = 0; e < static_cast<long long>(stride); ++e) {
+                    double s = acc[static_cast<std::size_t>(e)];
+                    for (std::size_t b = 0; b < nb; ++b) s += part[b * stride + static_cast<std::size_t>(e)];
+                    acc[static_cast<std::size_t>(e)] = s;  // blocks added in block order
+                }
+            }
+        }
+    }
+    guard.rethrow();
+    std::size_t n_changed = 0;
+    for (std::size_t v : changed) n_changed += v;
+    if (!update_centers) return n_changed;
+
+    double* sums = acc.data();
+    double* wsum = acc.data() + k * d;
+    // Empty clusters: take the rows farthest from their (old) centre.
+    std::vector<std::size_t> empty;
+    for (std::size_t j = 0; j < k; ++j)
+        if (!(wsum[j] > 0.0)) empty.push_back(j);
+    std::vector<char> relocated(k, 0);
+    if (!empty.empty()) {
+        const std::size_t n_take = std::min(empty.size(), n);
+        std::vector<std::size_t> idx(n);
+        std::iota(idx.begin(), idx.end(), std::size_t(0));
+        std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_take), idx.end(),
+                          [&](std::size_t a, std::size_t b) {
+                              return min_sqdist[a] > min_sqdist[b] || (min_sqdist[a] == min_sqdist[b] && a < b);
+                          });
+        for (std::size_t e = 0; e < n_take; ++e) {
+            const std::size_t j = empty[e], i = idx[e];
+            const std::size_t old = static_cast<std::size_t>(labels[i]);
+            const double wi = w ? static_cast<double>(w[i]) : 1.0;
+            const T* xi = X + i * d;
+            for (std::size_t t = 0; t < d; ++t) {
+                sums[old * d + t] -= wi * static_cast<double>(xi[t]);
+                C_new[j * d + t] = xi[t];
+            }
+            wsum[old] -= wi;
+            wsum[j] = wi;
+            relocated[j] = 1;
+        }
+    }
+    for (std::size_t j = 0; j < k; ++j) {
+        weight_in_clusters[j] = static_cast<T>(wsum[j]);
+        if (!relocated[j]) {
+            if (wsum[j] > 0.0) {
+                const double inv = 1.0 / wsum[j];
+                for (std::size_t t = 0; t < d; ++t) C_new[j * d + t] = static_cast<T>(sums[j * d + t] * inv);
+            } else {
+                for (std::size_t t = 0; t < d; ++t) C_new[j * d + t] = C_old[j * d + t];
+            }
+        }
+        center_shift_sq[j] = static_cast<T>(sqdist(C_new + j * d, C_old + j * d, d));
+    }
+    return n_changed;
+}
+
+template <class T>
+double kmeans_inertia(const T* X, const T* w, std::size_t n, std::size_t d, const T* C, std::size_t k,
+                      const std::int32_t* labels, int n_threads) {
+    check_shape(n, d, k);
+    if (n == 0) return 0.0;
+    const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+    std::vector<double> part(n_blocks, 0.0);
+    ParallelGuard guard;
+#pragma omp parallel for schedule(static) num_threads(resolve_num_threads(n_threads))
+    for (long long b = 0; b < static_cast<long long>(n_blocks); ++b) {
+        guard.run([&] {
+            const std::size_t r0 = static_cast<std::size_t>(b) * kBlockRows;
+            const std::size_t r1 = std::min(n, r0 + kBlockRows);
+            double s = 0.0;
+            for (std::size_t i = r0; i < r1; ++i) {
+                const std::int32_t l = labels[i];
+                require(l >= 0 && static_cast<std::size_t>(l) < k, "labels[", i, "]=", l, " is out of range; valid range is [0, ",
+                        k - 1, "]");
+                const double wi = w ? static_cast<double>(w[i]) : 1.0;
+                s += wi * sqdist(X + i * d, C + static_cast<std::size_t>(l) * d, d);
+            }
+            part[static_cast<std::size_t>(b)] = s;
+        });
+    }
+    guard.rethrow();
+    double total = 0.0;
+    for (double v : part) total += v;  // block order
+    return total;
+}
+
+template <class T>
+void kmeans_plusplus(const T* X, const T* w, std::size_t n, std::size_t d, std::size_t k, int n_local_trials,
+                     std::uint64_t seed, T* C, std::int64_t* indices, int n_threads) {
+    check_shape(n, d, k);
+    require(n >= k, "n_samples=", n, " should be >= n_clusters=", k);
+    require(n_local_trials >= 1, "n_local_trials=", n_local_trials, " must be >= 1");
+    const int nt = resolve_num_threads(n_threads);
+    const std::size_t L = static_cast<std::size_t>(n_local_trials);
+    Xoshiro256 rng(seed);
+    std::vector<double> cum(n);
+    auto draw = [&](const double* mass) -> std::size_t {
+        // Inverse-CDF sampling: first row whose cumulative mass exceeds u * total.
+        double s = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            s += mass ? mass[i] : (w ? static_cast<double>(w[i]) : 1.0);
+            cum[i] = s;
+        }
+        const double r = rng.uniform() * s;
+        const std::size_t i = static_cast<std::size_t>(std::upper_bound(cum.begin(), cum.end(), r) - cum.begin());
+        return std::min(i, n - 1);
+    };
+
+    const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+    std::vector<double> closest(n), cand_d(L * n), mass(n), pot_part(L * n_blocks);
+    std::vector<std::size_t> cand(L);
+
+    // Fills cand_d[t] = min(closest, ||x - X[cand[t]]||^2) (or the plain distance when
+    // first) and returns the weighted potential of each trial, summed in block order.
+    auto trial_potentials = [&](std::size_t n_trials, bool first) {
+        ParallelGuard guard;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (long long b = 0; b < static_cast<long long>(n_blocks); ++b) {
+            guard.run([&] {
+                const std::size_t r0 = static_cast<std::size_t>(b) * kBlockRows;
+                const std::size_t r1 = std::min(n, r0 + kBlockRows);
+                for (std::size_t t = 0; t < n_trials; ++t) {
+                    const T* c = X + cand[t] * d;
+                    double* out = cand_d.data() + t * n;
+                    double s = 0.0;
+                    for (std::size_t i = r0; i < r1; ++i) {
+                        double v = sqdist(X + i * d, c, d);
+                        if (!first) v = std::min(v, closest[i]);
+                        out[i] = v;
+                        s += (w ? static_cast<double>(w[i]) : 1.0) * v;
+                    }
+                    pot_part[t * n_blocks + static_cast<std::size_t>(b)] = s;
+                }
+            });
+        }
+        guard.rethrow();
+        std::vector<double> pots(n_trials, 0.0);
+        for (std::size_t t = 0; t < n_trials; ++t)
+            for (std::size_t b = 0; b < n_blocks; ++b) pots[t] += pot_part[t * n_blocks + b];
+        return pots;
+    };
+
+    cand[0] = draw(nullptr);
+    double pot = trial_potentials(1, true)[0];
+    std::copy(cand_d.begin(), cand_d.begin() + static_cast<std::ptrdiff_t>(n), closest.begin());
+    std::copy(X + cand[0] * d, X + cand[0] * d + d, C);
+    indices[0] = static_cast<std::int64_t>(cand[0]);
+
+    for (std::size_t c = 1; c < k; ++c) {
+        for (std::size_t i = 0; i < n; ++i) mass[i] = (w ? static_cast<double>(w[i]) : 1.0) * closest[i];
+        // One cumulative sum serves all trials of this centre.
+        double s = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            s += mass[i];
+            cum[i] = s;
+        }
+        (void)pot;  // s equals pot up to the order of additions
+        for (std::size_t t = 0; t < L; ++t) {
+            const double r = rng.uniform() * s;
+            const std::size_t i = static_cast<std::size_t>(std::upper_bound(cum.begin(), cum.end(), r) - cum.begin());
+            cand[t] = std::min(i, n - 1);
+        }
+        const std::vector<double> pots = trial_potentials(L, false);
+        std::size_t best = 0;
+        for (std::size_t t = 1; t < L; ++t)
+            if (pots[t] < pots[best]) best = t;
+        pot = pots[best];
+        std::copy(cand_d.begin() + static_cast<std::ptrdiff_t>(best * n),
+                  cand_d.begin() + static_cast<std::ptrdiff_t>(best * n + n), closest.begin());
+        std::copy(X + cand[best] * d, X + cand[best] * d + d, C + c * d);
+        indices[c] = static_cast<std::int64_t>(cand[best]);
+    }
+}
+
+#define SCATCLUST_KMEANS_INSTANTIATE(T)                                                                              \
+    template void kmeans_assign<T>(const T*, std::size_t, std::size_t, const T*, std::size_t, std::int32_t*, T*,    \
+                                   int);                                                                             \
+    template std::size_t kmeans_lloyd_step<T>(const T*, const T*, std::size_t, std::size_t, const T*, std::size_t,  \
+                                              std::int32_t*, T*, T*, T*, T*, bool, int);                             \
+    template double kmeans_inertia<T>(const T*, const T*, std::size_t, std::size_t, const T*, std::size_t,          \
+                                      const std::int32_t*, int);                                                     \
+    template void kmeans_plusplus<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, int, std::uint64_t, \
+                                     T*, std::int64_t*, int);
+
+SCATCLUST_KMEANS_INSTANTIATE(float)
+SCATCLUST_KMEANS_INSTANTIATE(double)
+
+}  // namespace scatclust
