@@ -8,8 +8,13 @@
 // own thread pool would fight OpenMP's and whose availability differs between machines.
 #include "scatclust/kmeans.hpp"
 
+// Vec<T> values never cross a non-inlined call boundary, so the AVX-vs-SSE argument-passing
+// note GCC emits for the baseline build does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -24,23 +29,30 @@ constexpr std::size_t kChunkRows = 256;   // rows per assignment chunk (fits L1/
 constexpr std::size_t kBlockRows = 2048;  // rows per partial sum; fixed, so sums do not depend on threads
 constexpr std::size_t kWaveBlocks = 32;   // blocks whose partials are held at once (bounds memory)
 
-template <class T>
+// Vector widths (bytes) of the assignment kernels: 32 (two SSE or one AVX register) and 64
+// (one AVX-512 register); centre blocks are padded to the widest, 64 bytes.
+constexpr std::size_t kMaxVecBytes = 64;
+
+template <class T, std::size_t B>
 constexpr std::size_t tile_nr() {
-    return 32 / sizeof(T);  // 8 floats or 4 doubles per tile row: one AVX or two SSE registers
+    return B / sizeof(T);
 }
-constexpr std::size_t kTileMR = 4;  // rows per register tile
 
 inline std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
 
 // Centres prepared for the assignment kernel: transposed and zero-padded to a multiple of
-// the tile width, with squared norms (padded centres get +inf so they never win).
+// the widest tile, with squared norms (padded centres get +inf so they never win).
 template <class T>
 struct PreparedCentres {
     std::size_t k, kp, d;
     std::vector<T> ct;  // (d, kp)
     std::vector<T> cn;  // (kp)
     PreparedCentres(const T* C, std::size_t k_, std::size_t d_)
-        : k(k_), kp(round_up(k_, tile_nr<T>())), d(d_), ct(d_ * kp, T(0)), cn(kp, std::numeric_limits<T>::infinity()) {
+        : k(k_),
+          kp(round_up(k_, tile_nr<T, kMaxVecBytes>())),
+          d(d_),
+          ct(d_ * kp, T(0)),
+          cn(kp, std::numeric_limits<T>::infinity()) {
         for (std::size_t j = 0; j < k; ++j) {
             T s = 0;
             for (std::size_t t = 0; t < d; ++t) {
@@ -53,92 +65,170 @@ struct PreparedCentres {
     }
 };
 
+// GCC/Clang vector extensions, so the tile below stays in registers whatever the target.
+template <class T, std::size_t B>
+struct VecOf {
+    typedef T type __attribute__((vector_size(B)));
+};
+template <class T, std::size_t B>
+using Vec = typename VecOf<T, B>::type;
+
+template <class T, std::size_t B>
+inline __attribute__((always_inline)) Vec<T, B> load_vec(const T* p) {
+    Vec<T, B> v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+// Squared norm of a row: lanes of fixed width summed in a fixed order (vectorised, deterministic).
+template <class T, std::size_t B>
+inline __attribute__((always_inline)) T row_sqnorm(const T* __restrict x, std::size_t d) {
+    constexpr std::size_t NR = tile_nr<T, B>();
+    Vec<T, B> acc = {};
+    std::size_t t = 0;
+    for (; t + NR <= d; t += NR) {
+        const Vec<T, B> v = load_vec<T, B>(x + t);
+        acc += v * v;
+    }
+    T s = 0;
+    for (std::size_t j = 0; j < NR; ++j) s += acc[j];
+    for (; t < d; ++t) s += x[t] * x[t];
+    return s;
+}
+
 // Nearest centre for MR rows starting at x (row stride d). The x.c block is formed in a
-// register tile acc[MR][NR] that the compiler keeps in vector registers and vectorises
-// over centres, so the order of additions is fixed (no reassociation is needed).
-template <class T, std::size_t MR>
+// register tile acc[MR] (MR rows x NR centres), accumulated over features in order, so no
+// reassociation is needed for the compiler to use vector instructions.
+template <class T, std::size_t B, std::size_t MR>
 inline __attribute__((always_inline)) void assign_tile(const T* __restrict x, std::size_t d,
-                                                       const T* __restrict ct, const T* __restrict cn,
-                                                       std::size_t kp, std::int32_t* lab, T* best_out,
-                                                       T* xn_out) {
-    constexpr std::size_t NR = tile_nr<T>();
+                                                       const PreparedCentres<T>& pc, std::int32_t* lab,
+                                                       T* best_out) {
+    constexpr std::size_t NR = tile_nr<T, B>();
+    const std::size_t kend = round_up(pc.k, NR), kp = pc.kp;
+    const T* __restrict ct = pc.ct.data();
     T best[MR];
     std::int32_t bi[MR];
-    T xn[MR];
     for (std::size_t r = 0; r < MR; ++r) {
         best[r] = std::numeric_limits<T>::infinity();
         bi[r] = 0;
-        xn[r] = 0;
     }
-    for (std::size_t jb = 0; jb < kp; jb += NR) {
-        T acc[MR][NR] = {};
+    for (std::size_t jb = 0; jb < kend; jb += NR) {
+        Vec<T, B> acc[MR];
+        for (std::size_t r = 0; r < MR; ++r) acc[r] = Vec<T, B>{};
         const T* __restrict cb = ct + jb;
         for (std::size_t t = 0; t < d; ++t) {
-            for (std::size_t r = 0; r < MR; ++r) {
-                const T xv = x[r * d + t];
-                for (std::size_t j = 0; j < NR; ++j) acc[r][j] += xv * cb[t * kp + j];
-            }
+            const Vec<T, B> c = load_vec<T, B>(cb + t * kp);
+            for (std::size_t r = 0; r < MR; ++r) acc[r] += x[r * d + t] * c;
         }
         // Distance by the expansion ||x||^2 - 2 x.c + ||c||^2; ||x||^2 is the same for all
         // centres of a row, so the argmin compares ||c||^2 - 2 x.c only.
+        const Vec<T, B> cnv = load_vec<T, B>(pc.cn.data() + jb);
         for (std::size_t r = 0; r < MR; ++r) {
+            const Vec<T, B> v = cnv - T(2) * acc[r];
             for (std::size_t j = 0; j < NR; ++j) {
-                const T v = cn[jb + j] - T(2) * acc[r][j];
-                if (v < best[r]) {
-                    best[r] = v;
-                    bi[r] = static_cast<std::int32_t>(jb + j);
-                }
+                const bool better = v[j] < best[r];
+                best[r] = better ? v[j] : best[r];
+                bi[r] = better ? static_cast<std::int32_t>(jb + j) : bi[r];
             }
-        }
-    }
-    if (xn_out) {
-        for (std::size_t r = 0; r < MR; ++r) {
-            T s = 0;
-            for (std::size_t t = 0; t < d; ++t) s += x[r * d + t] * x[r * d + t];
-            xn[r] = s;
         }
     }
     for (std::size_t r = 0; r < MR; ++r) {
         lab[r] = bi[r];
         best_out[r] = best[r];
-        if (xn_out) xn_out[r] = xn[r];
     }
 }
 
 // Assignment of rows [0, m) of x: labels and (if dist) squared distances, clamped at 0.
-template <class T>
+template <class T, std::size_t B, std::size_t MR>
 inline __attribute__((always_inline)) void assign_rows_impl(const T* x, std::size_t m, std::size_t d,
                                                             const PreparedCentres<T>& pc, std::int32_t* lab,
                                                             T* dist) {
-    T best[kTileMR], xn[kTileMR];
+    T best[MR];
     std::size_t i = 0;
-    for (; i + kTileMR <= m; i += kTileMR) {
-        assign_tile<T, kTileMR>(x + i * d, d, pc.ct.data(), pc.cn.data(), pc.kp, lab + i, best, dist ? xn : nullptr);
+    for (; i + MR <= m; i += MR) {
+        assign_tile<T, B, MR>(x + i * d, d, pc, lab + i, best);
         if (dist)
-            for (std::size_t r = 0; r < kTileMR; ++r) dist[i + r] = std::max(T(0), xn[r] + best[r]);
+            for (std::size_t r = 0; r < MR; ++r)
+                dist[i + r] = std::max(T(0), row_sqnorm<T, B>(x + (i + r) * d, d) + best[r]);
     }
     for (; i < m; ++i) {
-        assign_tile<T, 1>(x + i * d, d, pc.ct.data(), pc.cn.data(), pc.kp, lab + i, best, dist ? xn : nullptr);
-        if (dist) dist[i] = std::max(T(0), xn[0] + best[0]);
+        assign_tile<T, B, 1>(x + i * d, d, pc, lab + i, best);
+        if (dist) dist[i] = std::max(T(0), row_sqnorm<T, B>(x + i * d, d) + best[0]);
     }
 }
 
-// Non-template entry points so that GCC can build the kernel twice (baseline and AVX2) and
-// pick one at load time; both clones add in the same order, so results are reproducible on a
-// given machine.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SCATCLUST_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SCATCLUST_CLONES
+// Adds w_i * x_i to the sums of cluster lab[i] and w_i to its weight, rows [0, m), in row
+// order. sums (k, d) then weights (k), double.
+template <class T>
+inline __attribute__((always_inline)) void accumulate_rows_impl(const T* x, const T* w, std::size_t m,
+                                                                std::size_t d, std::size_t k,
+                                                                const std::int32_t* lab, double* p) {
+    for (std::size_t i = 0; i < m; ++i) {
+        const double wi = w ? static_cast<double>(w[i]) : 1.0;
+        const std::size_t l = static_cast<std::size_t>(lab[i]);
+        double* __restrict s = p + l * d;
+        const T* __restrict xi = x + i * d;
+        if (w) {
+            for (std::size_t t = 0; t < d; ++t) s[t] += wi * static_cast<double>(xi[t]);
+        } else {
+            for (std::size_t t = 0; t < d; ++t) s[t] += static_cast<double>(xi[t]);
+        }
+        p[k * d + l] += wi;
+    }
+}
+
+// The kernel is built three times and one build is picked once per process from the CPU:
+// baseline (SSE2, any x86-64 / other CPUs), x86-64-v3 (AVX2+FMA) and x86-64-v4 (AVX-512).
+// Each adds in the same order on a given machine, so results do not depend on the thread
+// count; only the last bits can differ between CPUs (FMA contraction).
+template <class T>
+void assign_rows_base(const T* x, std::size_t m, std::size_t d, const PreparedCentres<T>& pc, std::int32_t* lab,
+                      T* dist, const T* w, double* p) {
+    assign_rows_impl<T, 32, 6>(x, m, d, pc, lab, dist);
+    if (p) accumulate_rows_impl<T>(x, w, m, d, pc.k, lab, p);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SCATCLUST_KMEANS_DISPATCH 1
+template <class T>
+__attribute__((target("arch=x86-64-v3"))) void assign_rows_v3(const T* x, std::size_t m, std::size_t d,
+                                                              const PreparedCentres<T>& pc, std::int32_t* lab,
+                                                              T* dist, const T* w, double* p) {
+    assign_rows_impl<T, 32, 6>(x, m, d, pc, lab, dist);
+    if (p) accumulate_rows_impl<T>(x, w, m, d, pc.k, lab, p);
+}
+template <class T>
+__attribute__((target("arch=x86-64-v4"))) void assign_rows_v4(const T* x, std::size_t m, std::size_t d,
+                                                              const PreparedCentres<T>& pc, std::int32_t* lab,
+                                                              T* dist, const T* w, double* p) {
+    assign_rows_impl<T, 64, 8>(x, m, d, pc, lab, dist);
+    if (p) accumulate_rows_impl<T>(x, w, m, d, pc.k, lab, p);
+}
+
+inline int cpu_level() {
+    static const int level = [] {
+        __builtin_cpu_init();
+        const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                        __builtin_cpu_supports("bmi2");
+        const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+        return v4 ? 4 : (v3 ? 3 : 1);
+    }();
+    return level;
+}
 #endif
 
-SCATCLUST_CLONES void assign_rows(const float* x, std::size_t m, std::size_t d, const PreparedCentres<float>& pc,
-                                  std::int32_t* lab, float* dist) {
-    assign_rows_impl<float>(x, m, d, pc, lab, dist);
-}
-SCATCLUST_CLONES void assign_rows(const double* x, std::size_t m, std::size_t d, const PreparedCentres<double>& pc,
-                                  std::int32_t* lab, double* dist) {
-    assign_rows_impl<double>(x, m, d, pc, lab, dist);
+// Assignment of m rows (labels, distances) and, if p is given, their weighted sums (w may be
+// nullptr for unit weights) added to the partial p.
+template <class T>
+void assign_rows(const T* x, std::size_t m, std::size_t d, const PreparedCentres<T>& pc, std::int32_t* lab,
+                 T* dist, const T* w = nullptr, double* p = nullptr) {
+#ifdef SCATCLUST_KMEANS_DISPATCH
+    const int level = cpu_level();
+    if (level >= 4) return assign_rows_v4<T>(x, m, d, pc, lab, dist, w, p);
+    if (level == 3) return assign_rows_v3<T>(x, m, d, pc, lab, dist, w, p);
+#endif
+    assign_rows_base<T>(x, m, d, pc, lab, dist, w, p);
 }
 
 // Squared Euclidean distance with eight fixed partial sums (vectorisable, order fixed).
@@ -248,19 +338,10 @@ std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t
                     std::size_t ch = 0;
                     for (std::size_t r0 = r_begin; r0 < r_end; r0 += kChunkRows) {
                         const std::size_t m = std::min(kChunkRows, r_end - r0);
-                        assign_rows(X + r0 * d, m, d, pc, new_lab, min_sqdist + r0);
+                        assign_rows(X + r0 * d, m, d, pc, new_lab, min_sqdist + r0, w ? w + r0 : nullptr, p);
                         for (std::size_t i = 0; i < m; ++i) {
                             ch += static_cast<std::size_t>(new_lab[i] != labels[r0 + i]);
                             labels[r0 + i] = new_lab[i];
-                        }
-                        if (!p) continue;
-                        for (std::size_t i = 0; i < m; ++i) {
-                            const double wi = w ? static_cast<double>(w[r0 + i]) : 1.0;
-                            const std::size_t l = static_cast<std::size_t>(new_lab[i]);
-                            double* __restrict s = p + l * d;
-                            const T* __restrict xi = X + (r0 + i) * d;
-                            for (std::size_t t = 0; t < d; ++t) s[t] += wi * static_cast<double>(xi[t]);
-                            p[k * d + l] += wi;
                         }
                     }
                     changed[static_cast<std::size_t>(b)] = ch;
