@@ -17,6 +17,8 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "scatclust/errors.hpp"
@@ -80,6 +82,25 @@ inline __attribute__((always_inline)) Vec<T, B> load_vec(const T* p) {
     return v;
 }
 
+// Lanes Off, Off+1, ... of a vector as a vector of half the width (register shuffles).
+template <std::size_t Off, class V, std::size_t... Is>
+inline __attribute__((always_inline)) auto lanes(const V& v, std::index_sequence<Is...>) {
+    return __builtin_shufflevector(v, v, (Off + Is)...);
+}
+
+// Sum of the lanes by halving (a fixed order: deterministic, and no serial chain of adds).
+template <class T, std::size_t B>
+inline __attribute__((always_inline)) T lane_sum(const Vec<T, B>& v) {
+    if constexpr (B == sizeof(T)) {
+        return v[0];
+    } else {
+        constexpr std::size_t H = B / 2;
+        constexpr auto half = std::make_index_sequence<H / sizeof(T)>();
+        const Vec<T, H> lo = lanes<0>(v, half), hi = lanes<H / sizeof(T)>(v, half);
+        return lane_sum<T, H>(lo + hi);
+    }
+}
+
 // Squared norm of a row: lanes of fixed width summed in a fixed order (vectorised, deterministic).
 template <class T, std::size_t B>
 inline __attribute__((always_inline)) T row_sqnorm(const T* __restrict x, std::size_t d) {
@@ -90,28 +111,49 @@ inline __attribute__((always_inline)) T row_sqnorm(const T* __restrict x, std::s
         const Vec<T, B> v = load_vec<T, B>(x + t);
         acc += v * v;
     }
-    T s = 0;
-    for (std::size_t j = 0; j < NR; ++j) s += acc[j];
+    T s = lane_sum<T, B>(acc);
     for (; t < d; ++t) s += x[t] * x[t];
     return s;
 }
 
+// Integer lanes of the same width as T (comparison results and centre indices).
+template <class T>
+using LaneInt = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+
+// Lowest value over the lanes of v and, among equal values, the lowest index: the two halves
+// are compared lane by lane until one lane is left (log2(lanes) vector steps).
+template <class T, std::size_t B>
+inline __attribute__((always_inline)) void lane_argmin(const Vec<T, B>& v, const Vec<LaneInt<T>, B>& idx, T& best,
+                                                       std::int32_t& bi) {
+    if constexpr (B == sizeof(T)) {
+        best = v[0];
+        bi = static_cast<std::int32_t>(idx[0]);
+    } else {
+        constexpr std::size_t H = B / 2;
+        constexpr auto half = std::make_index_sequence<H / sizeof(T)>();
+        const Vec<T, H> lo = lanes<0>(v, half), hi = lanes<H / sizeof(T)>(v, half);
+        const Vec<LaneInt<T>, H> ilo = lanes<0>(idx, half), ihi = lanes<H / sizeof(T)>(idx, half);
+        const auto take_hi = (hi < lo) | ((hi == lo) & (ihi < ilo));
+        lane_argmin<T, H>(take_hi ? hi : lo, take_hi ? ihi : ilo, best, bi);
+    }
+}
+
 // Nearest centre for MR rows starting at x (row stride d). The x.c block is formed in a
 // register tile acc[MR] (MR rows x NR centres), accumulated over features in order, so no
-// reassociation is needed for the compiler to use vector instructions.
+// reassociation is needed for the compiler to use vector instructions. Each lane keeps its
+// best value and centre over the centre blocks; the lanes are reduced once per row.
 template <class T, std::size_t B, std::size_t MR>
 inline __attribute__((always_inline)) void assign_tile(const T* __restrict x, std::size_t d,
                                                        const PreparedCentres<T>& pc, std::int32_t* lab,
                                                        T* best_out) {
+    using I = LaneInt<T>;
     constexpr std::size_t NR = tile_nr<T, B>();
     const std::size_t kend = round_up(pc.k, NR), kp = pc.kp;
     const T* __restrict ct = pc.ct.data();
-    T best[MR];
-    std::int32_t bi[MR];
-    for (std::size_t r = 0; r < MR; ++r) {
-        best[r] = std::numeric_limits<T>::infinity();
-        bi[r] = 0;
-    }
+    Vec<T, B> bestv[MR] = {};
+    Vec<I, B> besti[MR] = {};
+    Vec<I, B> lane;
+    for (std::size_t j = 0; j < NR; ++j) lane[j] = static_cast<I>(j);
     for (std::size_t jb = 0; jb < kend; jb += NR) {
         Vec<T, B> acc[MR];
         for (std::size_t r = 0; r < MR; ++r) acc[r] = Vec<T, B>{};
@@ -123,19 +165,20 @@ inline __attribute__((always_inline)) void assign_tile(const T* __restrict x, st
         // Distance by the expansion ||x||^2 - 2 x.c + ||c||^2; ||x||^2 is the same for all
         // centres of a row, so the argmin compares ||c||^2 - 2 x.c only.
         const Vec<T, B> cnv = load_vec<T, B>(pc.cn.data() + jb);
+        const Vec<I, B> idx = lane + static_cast<I>(jb);
         for (std::size_t r = 0; r < MR; ++r) {
             const Vec<T, B> v = cnv - T(2) * acc[r];
-            for (std::size_t j = 0; j < NR; ++j) {
-                const bool better = v[j] < best[r];
-                best[r] = better ? v[j] : best[r];
-                bi[r] = better ? static_cast<std::int32_t>(jb + j) : bi[r];
+            if (jb == 0) {
+                bestv[r] = v;
+                besti[r] = idx;
+            } else {
+                const auto better = v < bestv[r];  // strict: ties keep the lower centre index
+                bestv[r] = better ? v : bestv[r];
+                besti[r] = better ? idx : besti[r];
             }
         }
     }
-    for (std::size_t r = 0; r < MR; ++r) {
-        lab[r] = bi[r];
-        best_out[r] = best[r];
-    }
+    for (std::size_t r = 0; r < MR; ++r) lane_argmin<T, B>(bestv[r], besti[r], best_out[r], lab[r]);
 }
 
 // Assignment of rows [0, m) of x: labels and (if dist) squared distances, clamped at 0.
@@ -250,6 +293,14 @@ inline double sqdist(const T* __restrict a, const T* __restrict b, std::size_t d
     return s;
 }
 
+// Threads for a loop over `units` independent units: never more threads than units, so small
+// inputs do not pay for waking (or, on a busy machine, waiting for) idle threads. The work
+// split into units does not depend on the thread count, so neither do the results.
+inline int threads_for(int n_threads, std::size_t units) {
+    const int nt = resolve_num_threads(n_threads);
+    return static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nt), std::max<std::size_t>(units, 1)));
+}
+
 void check_shape(std::size_t n, std::size_t d, std::size_t k) {
     require(d >= 1 || n == 0, "n_features=", d, " must be >= 1");
     require(k >= 1, "n_clusters=", k, " must be >= 1");
@@ -298,7 +349,7 @@ void kmeans_assign(const T* X, std::size_t n, std::size_t d, const T* C, std::si
     const PreparedCentres<T> pc(C, k, d);
     const long long n_chunks = static_cast<long long>((n + kChunkRows - 1) / kChunkRows);
     ParallelGuard guard;
-#pragma omp parallel for schedule(static) num_threads(resolve_num_threads(n_threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n_threads, static_cast<std::size_t>(n_chunks)))
     for (long long c = 0; c < n_chunks; ++c) {
         guard.run([&] {
             const std::size_t r0 = static_cast<std::size_t>(c) * kChunkRows;
@@ -323,7 +374,7 @@ std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t
     std::vector<double> part(update_centers ? wave * stride : 0);
     std::vector<std::size_t> changed(n_blocks, 0);
     ParallelGuard guard;
-#pragma omp parallel num_threads(resolve_num_threads(n_threads))
+#pragma omp parallel num_threads(threads_for(n_threads, n_blocks))
     {
         std::int32_t new_lab[kChunkRows];
         for (std::size_t b0 = 0; b0 < n_blocks; b0 += wave) {
@@ -415,7 +466,7 @@ double kmeans_inertia(const T* X, const T* w, std::size_t n, std::size_t d, cons
     const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
     std::vector<double> part(n_blocks, 0.0);
     ParallelGuard guard;
-#pragma omp parallel for schedule(static) num_threads(resolve_num_threads(n_threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n_threads, n_blocks))
     for (long long b = 0; b < static_cast<long long>(n_blocks); ++b) {
         guard.run([&] {
             const std::size_t r0 = static_cast<std::size_t>(b) * kBlockRows;
@@ -443,7 +494,8 @@ void kmeans_plusplus(const T* X, const T* w, std::size_t n, std::size_t d, std::
     check_shape(n, d, k);
     require(n >= k, "n_samples=", n, " should be >= n_clusters=", k);
     require(n_local_trials >= 1, "n_local_trials=", n_local_trials, " must be >= 1");
-    const int nt = resolve_num_threads(n_threads);
+    const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+    const int nt = threads_for(n_threads, n_blocks);
     const std::size_t L = static_cast<std::size_t>(n_local_trials);
     Xoshiro256 rng(seed);
     std::vector<double> cum(n);
@@ -459,7 +511,6 @@ void kmeans_plusplus(const T* X, const T* w, std::size_t n, std::size_t d, std::
         return std::min(i, n - 1);
     };
 
-    const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
     std::vector<double> closest(n), cand_d(L * n), mass(n), pot_part(L * n_blocks);
     std::vector<std::size_t> cand(L);
 
