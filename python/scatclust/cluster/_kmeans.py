@@ -83,7 +83,7 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
             raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; call fit first.")
 
 
-__all__ = ["KMeans", "kmeans_plusplus"]
+__all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus"]
 
 def _validate_X(est, X, reset):
     """2-D C-contiguous float32/float64 array (other dtypes become float64), finite."""
@@ -400,3 +400,204 @@ class KMeans(_ClusterMixin, _TransformerMixin, _Base):
         check_is_fitted(self, "cluster_centers_")
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self.cluster_centers_.shape[0])], dtype=object)
+
+
+class MiniBatchKMeans(KMeans):
+    """Mini-batch k-means (Sculley 2010): centres follow running means over random batches.
+
+    Each step assigns a batch with the compiled kernel and moves every centre that received
+    weight to the weighted running mean of all rows it has been given so far
+    (``c <- (n_c c + sum_batch w x) / (n_c + sum_batch w)``), as scikit-learn does. Centres
+    whose running weight falls below ``reassignment_ratio`` times the largest are moved to
+    random rows of the current batch every ``10 * (1 + n_min)`` steps (scikit-learn's rule).
+
+    Parameters
+    ----------
+    n_clusters : int, default 8
+    init : {'k-means++', 'random'} or array (n_clusters, n_features), default 'k-means++'
+        Seeding on a random subset of ``init_size`` rows.
+    max_iter : int, default 100
+        Passes (epochs) over the data.
+    batch_size : int, default 1024
+    tol : float, default 0.0
+        Stop when the summed squared centre shift of a step, divided by the batch size, is
+        <= tol * mean feature variance (0 disables this criterion).
+    max_no_improvement : int or None, default 10
+        Stop after this many steps without improvement of the smoothed batch inertia.
+    init_size : int or None
+        Rows used for seeding (default ``3 * batch_size``, at least ``3 * n_clusters``).
+    n_init : int or 'auto', default 'auto'
+        Seedings tried on the init subset (lowest inertia kept); 'auto': 3 for 'random', else 1.
+    reassignment_ratio : float, default 0.01
+    random_state, n_threads : as in :class:`KMeans`.
+
+    Attributes
+    ----------
+    cluster_centers_, labels_, inertia_, n_iter_ (epochs), n_steps_, n_features_in_
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scatclust.cluster import MiniBatchKMeans
+    >>> X = np.r_[np.zeros((50, 2)), np.full((50, 2), 10.0)]
+    >>> mbk = MiniBatchKMeans(n_clusters=2, batch_size=20, random_state=0).fit(X)
+    >>> sorted(np.round(mbk.cluster_centers_[:, 0]).tolist())
+    [0.0, 10.0]
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024, tol=0.0,
+                 max_no_improvement=10, init_size=None, n_init="auto", reassignment_ratio=0.01,
+                 random_state=None, n_threads=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def _check_mb_params(self, X):
+        k, max_iter, tol, init, n_init, n_threads = self._check_params(X)
+        if isinstance(self.n_init, str) and not (isinstance(init, str) and init == "random"):
+            n_init = 1
+        elif isinstance(self.n_init, str):
+            n_init = 3
+        batch_size = check_int(self.batch_size, "batch_size", lo=1)
+        mni = check_int(self.max_no_improvement, "max_no_improvement", lo=0, allow_none=True)
+        init_size = check_int(self.init_size, "init_size", lo=1, allow_none=True)
+        r = self.reassignment_ratio
+        if isinstance(r, bool) or not isinstance(r, numbers.Real) or not r >= 0:
+            raise ValueError(f"reassignment_ratio={r!r} must be a float >= 0")
+        return k, max_iter, tol, init, n_init, n_threads, batch_size, mni, init_size, float(r)
+
+    def _init_from_subset(self, X, w, init, k, n_init, init_size, rs, n_threads):
+        n = X.shape[0]
+        m = min(n, max(init_size if init_size is not None else 3 * self.batch_size, 3 * k)) \
+            if init_size is None else min(n, max(init_size, k))
+        idx = rs.randint(0, n, m) if m < n else np.arange(n)
+        Xi = np.ascontiguousarray(X[idx])
+        wi = None if w is None else np.ascontiguousarray(w[idx])
+        if wi is not None and not wi.sum() > 0:
+            Xi, wi = X, w
+        best = None
+        for _ in range(n_init):
+            c = self._init_centroids(Xi, wi, init, k, rs, n_threads)
+            labels = np.empty(Xi.shape[0], np.int32)
+            _core.kmeans_assign(Xi, c, labels, np.empty(Xi.shape[0], Xi.dtype), n_threads)
+            inertia = _core.kmeans_inertia(Xi, wi, c, labels, n_threads)
+            if best is None or inertia < best[0]:
+                best = (inertia, c)
+        return np.ascontiguousarray(best[1])
+
+    def _step(self, Xb, wb, centers, counts, n_threads, rs, reassign):
+        """One mini-batch update in place; returns (batch inertia, summed squared shift)."""
+        m = Xb.shape[0]
+        k = centers.shape[0]
+        labels = np.empty(m, np.int32)
+        dist = np.empty(m, Xb.dtype)
+        _core.kmeans_assign(Xb, centers, labels, dist, n_threads)
+        wb64 = np.ones(m) if wb is None else wb.astype(np.float64)
+        bw = np.bincount(labels, weights=wb64, minlength=k)
+        sums = np.zeros((k, Xb.shape[1]))
+        order = np.argsort(labels, kind="stable")
+        present = np.flatnonzero(bw > 0)
+        starts = np.searchsorted(labels[order], present)
+        sums[present] = np.add.reduceat(Xb[order].astype(np.float64) * wb64[order, None], starts, axis=0)
+        old = centers.astype(np.float64)
+        upd = bw > 0
+        new = old.copy()
+        new[upd] = (old[upd] * counts[upd, None] + sums[upd]) / (counts[upd] + bw[upd])[:, None]
+        counts += bw
+        shift = float(((new - old) ** 2).sum())
+        if reassign and self.reassignment_ratio > 0:
+            low = counts < self.reassignment_ratio * counts.max()
+            n_low = int(low.sum())
+            if 0 < n_low and n_low < k:
+                n_low = min(n_low, m)
+                picks = rs.choice(m, size=n_low, replace=False)
+                which = np.flatnonzero(low)[:n_low]
+                new[which] = Xb[picks]
+                counts[which] = np.minimum(counts[which], counts[~low].min())
+        centers[...] = new.astype(centers.dtype)
+        return float((wb64 * dist).sum()), shift
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the clustering from random mini-batches of X (see class docstring)."""
+        X = _validate_X(self, X, reset=True)
+        k, max_iter, tol, init, n_init, nt, batch_size, mni, init_size, _ = self._check_mb_params(X)
+        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        rs = check_random_state(self.random_state)
+        n = X.shape[0]
+        var = np.var(X, axis=0, dtype=np.float64)
+        tol_abs = float(np.mean(var)) * tol
+        centers = self._init_from_subset(X, w, init, k, n_init, init_size, rs, nt)
+        counts = np.zeros(k)
+        bs = min(batch_size, n)
+        n_steps = max(1, (max_iter * n) // bs)
+        ewa = None
+        best_ewa = np.inf
+        no_improve = 0
+        step = 0
+        for step in range(n_steps):
+            idx = rs.randint(0, n, bs)
+            Xb = np.ascontiguousarray(X[idx])
+            wb = None if w is None else np.ascontiguousarray(w[idx])
+            reassign = (step + 1) % (10 * (1 + int(counts.min()))) == 0 if step else False
+            inertia, shift = self._step(Xb, wb, centers, counts, nt, rs, reassign)
+            # Early stopping on the smoothed batch inertia (scikit-learn's EWA rule).
+            batch_inertia = inertia / bs
+            alpha = min(1.0, bs * 2.0 / (n + 1))
+            ewa = batch_inertia if ewa is None else ewa * (1 - alpha) + batch_inertia * alpha
+            if tol_abs > 0 and shift / bs <= tol_abs:
+                break
+            if ewa < best_ewa:
+                best_ewa = ewa
+                no_improve = 0
+            else:
+                no_improve += 1
+            if mni is not None and no_improve >= mni:
+                break
+        self.n_steps_ = step + 1
+        self.n_iter_ = int(np.ceil(self.n_steps_ * bs / n))
+        self._counts = counts
+        self._random_state = rs  # later partial_fit calls continue the same stream
+        self.cluster_centers_ = centers
+        self._finalise(X, w, nt)
+        return self
+
+    def _finalise(self, X, w, nt):
+        labels = np.empty(X.shape[0], np.int32)
+        _core.kmeans_assign(X, np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype), labels,
+                            np.empty(X.shape[0], X.dtype), nt)
+        self.labels_ = labels
+        self.inertia_ = float(_core.kmeans_inertia(X, w, np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype),
+                                                   labels, nt))
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the centres with one mini-batch X (the first call also seeds them).
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "cluster_centers_")
+        X = _validate_X(self, X, reset=first)
+        k, _, _, init, n_init, nt, _, _, init_size, _ = self._check_mb_params(X)
+        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        if first:
+            self._random_state = check_random_state(self.random_state)
+            self.cluster_centers_ = self._init_from_subset(X, w, init, k, n_init, init_size, self._random_state, nt)
+            self._counts = np.zeros(k)
+            self.n_steps_ = 0
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        reassign = self.n_steps_ > 0 and (self.n_steps_ + 1) % (10 * (1 + int(self._counts.min()))) == 0
+        self._step(X, w, centers, self._counts, nt, self._random_state, reassign)
+        self.cluster_centers_ = centers
+        self.n_steps_ += 1
+        self.n_iter_ = self.n_steps_
+        self._finalise(X, w, nt)
+        return self
