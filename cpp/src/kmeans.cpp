@@ -101,6 +101,19 @@ inline __attribute__((always_inline)) T lane_sum(const Vec<T, B>& v) {
     }
 }
 
+// Minimum of the lanes by halving.
+template <class T, std::size_t B>
+inline __attribute__((always_inline)) T lane_min(const Vec<T, B>& v) {
+    if constexpr (B == sizeof(T)) {
+        return v[0];
+    } else {
+        constexpr std::size_t H = B / 2;
+        constexpr auto half = std::make_index_sequence<H / sizeof(T)>();
+        const Vec<T, H> lo = lanes<0>(v, half), hi = lanes<H / sizeof(T)>(v, half);
+        return lane_min<T, H>(hi < lo ? hi : lo);
+    }
+}
+
 // Squared norm of a row: lanes of fixed width summed in a fixed order (vectorised, deterministic).
 template <class T, std::size_t B>
 inline __attribute__((always_inline)) T row_sqnorm(const T* __restrict x, std::size_t d) {
@@ -160,18 +173,14 @@ inline __attribute__((always_inline)) void assign_tile(const T* __restrict x, st
             }
         }
     }
-    // Lanes reduced in lane order (ties: lower centre index). A scalar pass measured faster
-    // than a log2(lanes) shuffle tree here (1e6 x 32 floats, K=10: 31 vs 42 ms).
+    // Lanes reduced by halving: the lowest value, then the lowest centre index among the lanes
+    // that hold it (ties go to the lower centre index, as a scan in centre order would give).
+    const Vec<I, B> none = Vec<I, B>{} + std::numeric_limits<I>::max();
     for (std::size_t r = 0; r < MR; ++r) {
-        T b = bestv[r][0];
-        I bi = besti[r][0];
-        for (std::size_t j = 1; j < NR; ++j) {
-            const bool better = bestv[r][j] < b || (bestv[r][j] == b && besti[r][j] < bi);
-            b = better ? bestv[r][j] : b;
-            bi = better ? besti[r][j] : bi;
-        }
+        const T b = lane_min<T, B>(bestv[r]);
+        const Vec<I, B> cand = (bestv[r] == (Vec<T, B>{} + b)) ? besti[r] : none;
         best_out[r] = b;
-        lab[r] = static_cast<std::int32_t>(bi);
+        lab[r] = static_cast<std::int32_t>(lane_min<I, B>(cand));
     }
 }
 
