@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover
     threadpool_limits = None
 
 WORKLOADS = [(100_000, 64, 16), (200_000, 256, 32), (1_000_000, 32, 10)]
-M1, M2 = 1, 6
+M1, M2 = 1, 11
 
 
 def data(n, d, k, seed=0):

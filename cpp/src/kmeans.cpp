@@ -82,11 +82,29 @@ inline __attribute__((always_inline)) Vec<T, B> load_vec(const T* p) {
     return v;
 }
 
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define SCATCLUST_HAVE_SHUFFLEVECTOR 1
+#endif
+#endif
+
+#ifdef SCATCLUST_HAVE_SHUFFLEVECTOR
 // Lanes Off, Off+1, ... of a vector as a vector of half the width (register shuffles).
 template <std::size_t Off, class V, std::size_t... Is>
 inline __attribute__((always_inline)) auto lanes(const V& v, std::index_sequence<Is...>) {
     return __builtin_shufflevector(v, v, (Off + Is)...);
 }
+#else
+// Older compilers (GCC < 12): the halves through memory.
+template <std::size_t Off, class V, std::size_t... Is>
+inline __attribute__((always_inline)) auto lanes(const V& v, std::index_sequence<Is...>) {
+    using E = std::remove_reference_t<decltype(v[0])>;
+    typedef E H __attribute__((vector_size(sizeof(E) * sizeof...(Is))));
+    H h;
+    std::memcpy(&h, reinterpret_cast<const char*>(&v) + Off * sizeof(E), sizeof(h));
+    return h;
+}
+#endif
 
 // Sum of the lanes by halving (a fixed order: deterministic, and no serial chain of adds).
 template <class T, std::size_t B>
@@ -234,7 +252,7 @@ void assign_rows_base(const T* x, std::size_t m, std::size_t d, const PreparedCe
     if (p) accumulate_rows_impl<T>(x, w, m, d, pc.k, lab, p);
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__)
 #define SCATCLUST_KMEANS_DISPATCH 1
 template <class T>
 __attribute__((target("arch=x86-64-v3"))) void assign_rows_v3(const T* x, std::size_t m, std::size_t d,
