@@ -444,3 +444,61 @@ def test_minibatch_check_estimator():
                                   expected_failed_checks=EXPECTED_FAILED_CHECKS)
     failed = [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"]
     assert failed == []
+
+
+_ISA_SCRIPT = """
+import sys
+import numpy as np
+import scatclust._core as core
+from scatclust.cluster import KMeans
+rng = np.random.default_rng(0)
+out = {"level": core.kmeans_isa_level()}
+for dtype in (np.float32, np.float64):
+    for n, d, k in [(1003, 3, 5), (2000, 37, 19), (517, 64, 40)]:
+        X = rng.normal(size=(n, d)).astype(dtype)
+        C = X[:k].copy()
+        labels = np.empty(n, np.int32)
+        dist = np.empty(n, dtype)
+        core.kmeans_assign(X, C, labels, dist, 0)
+        km = KMeans(k, init=C, max_iter=20).fit(X)
+        out[(np.dtype(dtype).name, n, d, k)] = (labels, dist, km.labels_, km.inertia_)
+np.save(sys.argv[1], np.array([out], dtype=object), allow_pickle=True)
+"""
+
+
+@pytest.mark.parametrize("isa", ["baseline", "x86-64-v3"])
+def test_every_kernel_build_agrees(isa, tmp_path):
+    # The assignment kernel is compiled for several instruction sets and one is picked per
+    # process; SCATCLUST_KMEANS_ISA lowers the pick so that each build is tested here. Labels
+    # must agree with the brute-force reference up to near-ties, and inertia with the default
+    # build within 1e-5 (float32) / 1e-12 (float64) relative.
+    import os
+    import subprocess
+    import sys
+
+    runs = {}
+    for name in (isa, ""):
+        env = dict(os.environ, SCATCLUST_KMEANS_ISA=name,
+                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        f = tmp_path / f"out_{name or 'default'}.npy"
+        res = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(f)], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        runs[name] = np.load(f, allow_pickle=True)[0]
+    low, default = runs[isa], runs[""]
+    expected_level = {"baseline": 1, "x86-64-v3": min(3, default["level"])}[isa]
+    assert low["level"] == expected_level
+    keys = [key for key in low if key != "level"]
+    assert len(keys) == 6
+    rng = np.random.default_rng(0)  # regenerates the script's inputs in the same order
+    for key in keys:
+        dtype, n, d, k = key
+        X = rng.normal(size=(n, d)).astype(dtype)
+        labels, dist, fit_labels, inertia = low[key]
+        ref_labels, ref_dist = ref.assign(X, X[:k])
+        eps = np.finfo(dtype).eps
+        scale = 2 * (X.astype(np.float64) ** 2).sum(1).max()
+        assert np.mean(labels == ref_labels) > 0.99
+        assert np.abs(dist - ref_dist).max() <= 50 * eps * scale
+        assert inertia == pytest.approx(default[key][3], rel=tol(dtype, 1e-5, 1e-12))
+        assert np.mean(fit_labels == default[key][2]) > 0.99

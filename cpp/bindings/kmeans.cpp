@@ -95,6 +95,8 @@ void def_kmeans(nb::module_& m) {
 }  // namespace
 
 void bind_kmeans(nb::module_& m) {
+    m.def("kmeans_isa_level", &sc::kmeans_isa_level,
+          "Build of the k-means assignment kernel in use: 1 baseline, 3 x86-64-v3, 4 x86-64-v4.");
     def_kmeans<float>(m);
     def_kmeans<double>(m);
 }

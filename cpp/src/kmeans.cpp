@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <limits>
 #include <numeric>
 #include <type_traits>
@@ -276,7 +278,15 @@ inline int cpu_level() {
                         __builtin_cpu_supports("bmi2");
         const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-        return v4 ? 4 : (v3 ? 3 : 1);
+        int lvl = v4 ? 4 : (v3 ? 3 : 1);
+        // SCATCLUST_KMEANS_ISA=baseline|x86-64-v3 lowers the level (tests run every build on
+        // one machine); it never raises it above what the CPU supports.
+        if (const char* env = std::getenv("SCATCLUST_KMEANS_ISA")) {
+            const std::string want(env);
+            if (want == "baseline") lvl = 1;
+            else if (want == "x86-64-v3") lvl = std::min(lvl, 3);
+        }
+        return lvl;
     }();
     return level;
 }
@@ -361,6 +371,14 @@ private:
 };
 
 }  // namespace
+
+int kmeans_isa_level() {
+#ifdef SCATCLUST_KMEANS_DISPATCH
+    return cpu_level();
+#else
+    return 1;
+#endif
+}
 
 template <class T>
 void kmeans_assign(const T* X, std::size_t n, std::size_t d, const T* C, std::size_t k, std::int32_t* labels,

@@ -15,6 +15,11 @@
 
 namespace scatclust {
 
+// Build of the assignment kernel this process uses: 1 baseline, 3 x86-64-v3 (AVX2+FMA),
+// 4 x86-64-v4 (AVX-512). Chosen once from the CPU; the environment variable
+// SCATCLUST_KMEANS_ISA=baseline|x86-64-v3 (read at the first call) can lower it.
+int kmeans_isa_level();
+
 // Labels and squared distances of each row of X to its nearest centre.
 // IN  X (n, d), C (k, d)
 // OUT labels (n), min_sqdist (n) (may be nullptr when not needed)
