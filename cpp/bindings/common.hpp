@@ -5,6 +5,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
+#include <nanobind/stl/optional.h>
 #include <complex>
 #include <limits>
 
@@ -21,3 +22,4 @@ void bind_filter_bank(nb::module_& m);
 void bind_wavelet(nb::module_& m);
 void bind_stft(nb::module_& m);
 void bind_student_t(nb::module_& m);
+void bind_kmeans(nb::module_& m);

@@ -8,4 +8,5 @@ NB_MODULE(_core, m) {
     bind_wavelet(m);
     bind_stft(m);
     bind_student_t(m);
+    bind_kmeans(m);
 }

@@ -1,15 +1,27 @@
-"""Clustering layers and losses.
+"""Clustering: estimators with scikit-learn's API and the Student-t (DEC) assignment.
 
-Student-t (DEC) soft assignment: :func:`soft_assign`, :func:`target_distribution`,
-:func:`kl_loss`, :func:`kl_loss_grad` (numpy or torch CPU input) and the torch module
-:class:`StudentTAssignment`. torch is imported lazily: ``import scatclust.cluster`` works
-without torch, and ``StudentTAssignment`` is built (importing torch) on first access.
+- :class:`KMeans`, :class:`MiniBatchKMeans`, :func:`kmeans_plusplus` (scikit-learn API;
+  scikit-learn itself is optional).
+- Student-t (DEC) soft assignment: :func:`soft_assign`, :func:`target_distribution`,
+  :func:`kl_loss`, :func:`kl_loss_grad` (numpy or torch CPU input) and the torch module
+  :class:`StudentTAssignment`. torch is imported lazily: ``import scatclust.cluster`` works
+  without torch, and ``StudentTAssignment`` is built (importing torch) on first access.
 """
 from __future__ import annotations
 
+from ._kmeans import KMeans, MiniBatchKMeans, kmeans_plusplus
 from ._student_t import kl_loss, kl_loss_grad, soft_assign, target_distribution
 
-__all__ = ["StudentTAssignment", "kl_loss", "kl_loss_grad", "soft_assign", "target_distribution"]
+__all__ = [
+    "KMeans",
+    "MiniBatchKMeans",
+    "StudentTAssignment",
+    "kl_loss",
+    "kl_loss_grad",
+    "kmeans_plusplus",
+    "soft_assign",
+    "target_distribution",
+]
 
 
 def __getattr__(name):

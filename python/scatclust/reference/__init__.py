@@ -9,6 +9,7 @@ name is not shadowed by a function.
 from __future__ import annotations
 
 from . import stft
+from . import kmeans
 from . import student_t
 from .filter_bank import (
     border_indices,
@@ -26,6 +27,7 @@ from .wavelet import pad, scattering_first_layer, wavelet_transform
 __all__ = [
     "border_indices",
     "gauss_1d",
+    "kmeans",
     "max_dyadic_subsampling",
     "morlet_1d",
     "morlet_filter_bank",
