@@ -20,7 +20,7 @@ $(VENV)/.stamp-deps: pyproject.toml
 	$(PIP) install --quiet "$(TORCH_SPEC)"
 	$(PIP) install --quiet "scikit-build-core>=0.10" "nanobind>=2.4" numpy \
 	    "pytest>=7" "hypothesis>=6" "scipy>=1.12" "kymatio==0.3.0" \
-	    "scikit-learn>=1.6"
+	    "scikit-learn>=1.6" matplotlib
 	touch $@
 
 venv: $(VENV)/.stamp-deps

@@ -2,6 +2,8 @@
 
 - :class:`KMeans`, :class:`MiniBatchKMeans`, :func:`kmeans_plusplus` (scikit-learn API;
   scikit-learn itself is optional).
+- Choosing k: :func:`select_k` (one fit per k, several criteria, table and plot),
+  :func:`silhouette_score`, :func:`calinski_harabasz_score`, :func:`gap_statistic`.
 - Student-t (DEC) soft assignment: :func:`soft_assign`, :func:`target_distribution`,
   :func:`kl_loss`, :func:`kl_loss_grad` (numpy or torch CPU input) and the torch module
   :class:`StudentTAssignment`. torch is imported lazily: ``import scatclust.cluster`` works
@@ -10,15 +12,23 @@
 from __future__ import annotations
 
 from ._kmeans import KMeans, MiniBatchKMeans, kmeans_plusplus
+from ._model_selection import (GapResult, KSelection, calinski_harabasz_score, gap_statistic, select_k,
+                               silhouette_score)
 from ._student_t import kl_loss, kl_loss_grad, soft_assign, target_distribution
 
 __all__ = [
+    "GapResult",
     "KMeans",
+    "KSelection",
     "MiniBatchKMeans",
     "StudentTAssignment",
+    "calinski_harabasz_score",
+    "gap_statistic",
     "kl_loss",
     "kl_loss_grad",
     "kmeans_plusplus",
+    "select_k",
+    "silhouette_score",
     "soft_assign",
     "target_distribution",
 ]
