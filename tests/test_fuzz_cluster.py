@@ -15,6 +15,9 @@ from scatclust import _core
 from scatclust.cluster import (KMeans, MiniBatchKMeans, kl_loss, kl_loss_grad, kmeans_plusplus, soft_assign,
                                target_distribution)
 
+# Overflowing casts (1e300 -> float32) and complex -> real casts are part of the inputs.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::numpy.exceptions.ComplexWarning")
+
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OK_ERRORS = (ValueError, TypeError, IndexError)
 
@@ -309,3 +312,19 @@ def test_probabilities_above_one_are_refused(fn):
     """q=1e300 passed the >= 0 check and its square overflowed to NaN in the target."""
     with pytest.raises(ValueError, match=r"contains a value > 1 \(1e\+300\) at flat index 0; must be in \[0, 1\]"):
         fn(np.array([[1e300, 0.0]]))
+
+
+@pytest.mark.parametrize("X, w, k", [
+    ([[2.0], [0.0], [1.0]], [1.0, 1.0, 0.0], 3),  # an empty cluster refilled by a zero-weight row
+    ([[0.0], [0.0], [0.0], [5.0]], None, 3),  # more clusters than distinct rows
+])
+def test_empty_cluster_relocation_does_not_cycle(X, w, k):
+    """Relocating a zero-weight row (its cluster stays empty) or a row already on its centre
+    made Lloyd move labels back and forth every step until max_iter; such rows are no longer
+    candidates, so the run stops as soon as no label changes."""
+    X = np.array(X)
+    w = None if w is None else np.array(w)
+    km = KMeans(n_clusters=k, init=X[:k].copy(), n_init=1, max_iter=10**6, tol=0.0, n_threads=1)
+    km.fit(X, sample_weight=w)
+    assert km.n_iter_ <= 5
+    assert np.isfinite(km.cluster_centers_).all() and km.inertia_ >= 0

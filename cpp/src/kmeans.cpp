@@ -502,9 +502,19 @@ std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t
         if (!(wsum[j] > 0.0)) empty.push_back(j);
     std::vector<char> relocated(k, 0);
     if (!empty.empty()) {
-        const std::size_t n_take = std::min(empty.size(), n);
-        std::vector<std::size_t> idx(n);
-        std::iota(idx.begin(), idx.end(), std::size_t(0));
+        // Candidates are the rows whose move lowers the inertia: positive weight and positive
+        // distance to their centre. A zero-weight row leaves its new cluster with weight 0, empty
+        // again at the next step; a row already on its centre (duplicates, more clusters than
+        // distinct rows) only changes which of two equal centres it joins. Either way the
+        // relocation repeated every step and Lloyd cycled until max_iter (found by fuzzing).
+        // Without candidates the cluster keeps its centre. The distance is the exact one (direct
+        // differences), not min_sqdist: the expansion leaves rounding noise on duplicates.
+        std::vector<std::size_t> idx;
+        idx.reserve(n);
+        for (std::size_t i = 0; i < n; ++i)
+            if ((!w || w[i] > T(0)) && sqdist(X + i * d, C_old + static_cast<std::size_t>(labels[i]) * d, d) > 0.0)
+                idx.push_back(i);
+        const std::size_t n_take = std::min(empty.size(), idx.size());
         std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_take), idx.end(),
                           [&](std::size_t a, std::size_t b) {
                               return min_sqdist[a] > min_sqdist[b] || (min_sqdist[a] == min_sqdist[b] && a < b);
