@@ -13,6 +13,15 @@ cancel out (minimum over repeats of each fit). "step alone" times one call of th
 Lloyd step on preallocated buffers (median). Both libraries run the same number of Lloyd iterations (checked). Floors: one
 streaming read of X (X.sum(axis=0)) and the X @ C.T product alone (numpy's BLAS).
 scikit-learn's threads are set with threadpoolctl (its OpenMP pool and BLAS).
+
+faiss-cpu (optional peer, skipped with a note when not importable): ``faiss.Kmeans`` from
+the same initial centres (``train(..., init_centroids=C0)``), per-iteration time by the same
+niter difference, threads set with ``faiss.omp_set_num_threads``. Its defaults differ on
+purpose: it subsamples to ``max_points_per_centroid * K`` rows (raised to N here so that all
+rows are used, like the others) and splits a large cluster to fill an empty one. Its
+assignment is a BLAS GEMM (IndexFlatL2). Its inertia column is computed by our core from its
+final centres. To run it without touching the project environment:
+``pip install --target /tmp/faiss-pkgs faiss-cpu`` and ``PYTHONPATH=python:/tmp/faiss-pkgs``.
 """
 from __future__ import annotations
 
@@ -33,6 +42,10 @@ try:
     from sklearn.cluster import KMeans as SKKMeans
 except ImportError:  # pragma: no cover
     SKKMeans = None
+try:
+    import faiss
+except ImportError:  # optional peer
+    faiss = None
 try:
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover
@@ -71,6 +84,38 @@ def per_iter(make, X, C0, repeat):
     return (d if d > 0 else float("nan")), e2.inertia_
 
 
+class FaissKMeans:
+    """faiss.Kmeans behind the fit / n_iter_ / inertia_ interface that per_iter uses."""
+
+    def __init__(self, k, C0, niter):
+        self.k, self.C0, self.niter = k, C0, niter
+
+    def fit(self, X):
+        n, d = X.shape
+        km = faiss.Kmeans(d, self.k, niter=self.niter, max_points_per_centroid=n, seed=1, verbose=False)
+        km.train(X, init_centroids=self.C0)
+        self.cluster_centers_ = km.centroids
+        self.n_iter_ = len(km.iteration_stats) if hasattr(km, "iteration_stats") else self.niter
+        self.inertia_ = float("nan")  # computed once, outside the timed fits (faiss_per_iter)
+        return self
+
+
+def inertia(X, C):
+    labels = np.empty(X.shape[0], np.int32)
+    _core.kmeans_assign(X, np.ascontiguousarray(C, dtype=X.dtype), labels, np.empty(X.shape[0], X.dtype), 0)
+    return _core.kmeans_inertia(X, None, np.ascontiguousarray(C, dtype=X.dtype), labels, 0)
+
+
+def faiss_per_iter(X, C0, k, nt, repeat):
+    """(ms/iter, inertia) of faiss.Kmeans with nt threads, or NaNs when faiss is absent."""
+    if faiss is None:
+        return float("nan"), float("nan")
+    faiss.omp_set_num_threads(nt)
+    made = []
+    t, _ = per_iter(lambda m: made.append(FaissKMeans(k, C0, m)) or made[-1], X, C0, repeat)
+    return t, inertia(X, made[-1].cluster_centers_)  # the last fit ran M2 iterations
+
+
 def limits(n):
     if threadpool_limits is None:
         import contextlib
@@ -84,12 +129,18 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--workloads", default=None, help="indices into WORKLOADS, e.g. 0,2 (default: all)")
     args = ap.parse_args()
+    workloads = WORKLOADS if args.workloads is None else [WORKLOADS[int(i)] for i in args.workloads.split(",")]
     print(f"Machine: {machine_description()}")
     if threadpool_limits is None:
         print("threadpoolctl not installed: scikit-learn runs with its default thread count")
+    if faiss is None:
+        print("faiss not importable: the faiss-cpu column is skipped (pip install faiss-cpu)")
+    else:
+        print(f"faiss {faiss.__version__}")
     rows = []
-    for n, d, k in WORKLOADS:
+    for n, d, k in workloads:
         if args.quick:
             n //= 10
         X = data(n, d, k)
@@ -104,6 +155,7 @@ def main():
                         args.repeat)
                 else:
                     theirs, inertia_sk = float("nan"), float("nan")
+                fa, inertia_fa = faiss_per_iter(X, C0, k, nt, args.repeat)
                 # Kernel alone: one Lloyd step on preallocated buffers.
                 labels = np.full(n, -1, np.int32)
                 dist = np.empty(n, np.float32)
@@ -118,11 +170,14 @@ def main():
                          f"{theirs * 1e3:.1f}", f"{theirs / ours:.2f}x", f"{gemm * 1e3:.1f}",
                          f"{read * 1e3:.1f}" if read == read else "-",
                          f"{ours / read:.2f}" if read == read else "-",
-                         f"{inertia_ours / inertia_sk - 1:+.1e}"])
+                         f"{inertia_ours / inertia_sk - 1:+.1e}",
+                         f"{fa * 1e3:.1f}" if fa == fa else "-", f"{fa / ours:.2f}x" if fa == fa else "-",
+                         f"{inertia_fa / inertia_ours - 1:+.1e}" if fa == fa else "-"])
             print(rows[-1], flush=True)
     print()
     print(table(rows, ["(N, D, K) f32", "threads", "scatclust ms/iter", "step alone ms", "sklearn ms/iter",
-                       "speed-up", "X@C.T ms", "X.sum ms (1 thr)", "ours / read", "inertia rel. diff"]))
+                       "speed-up", "X@C.T ms", "X.sum ms (1 thr)", "ours / read", "inertia rel. diff",
+                       "faiss ms/iter", "faiss / ours", "faiss inertia rel. diff"]))
 
 
 if __name__ == "__main__":

@@ -209,6 +209,23 @@ inline __attribute__((always_inline)) void assign_tile(const T* __restrict x, st
     }
 }
 
+// A row whose squared distances are not finite (NaN or infinity in x, or values so large that
+// the squares overflow T) has no nearest centre: the tile may leave its label outside [0, k),
+// so it is refused before any label is used as an index.
+template <class T>
+[[noreturn]] __attribute__((noinline, cold)) void fail_nonfinite_row(T sqdist) {
+    fail("X has a row whose squared distance to the nearest centre is ", sqdist, " (",
+         sizeof(T) == 4 ? "float32" : "float64",
+         "): X and centers must be finite and small enough that squared norms do not overflow; "
+         "remove NaN/inf rows or rescale X", sizeof(T) == 4 ? " (or pass float64)" : "");
+}
+
+template <class T>
+inline __attribute__((always_inline)) void check_row(T raw, std::int32_t label, std::size_t k) {
+    // One branch per row, negligible next to the k x d tile; (raw - raw) is NaN for NaN/inf.
+    if (!(raw - raw == T(0)) || label < 0 || static_cast<std::size_t>(label) >= k) fail_nonfinite_row(raw);
+}
+
 // Assignment of rows [0, m) of x: labels and (if dist) squared distances, clamped at 0.
 template <class T, std::size_t B, std::size_t MR>
 inline __attribute__((always_inline)) void assign_rows_impl(const T* x, std::size_t m, std::size_t d,
@@ -218,13 +235,17 @@ inline __attribute__((always_inline)) void assign_rows_impl(const T* x, std::siz
     std::size_t i = 0;
     for (; i + MR <= m; i += MR) {
         assign_tile<T, B, MR>(x + i * d, d, pc, lab + i, best);
-        if (dist)
-            for (std::size_t r = 0; r < MR; ++r)
-                dist[i + r] = std::max(T(0), row_sqnorm<T, B>(x + (i + r) * d, d) + best[r]);
+        for (std::size_t r = 0; r < MR; ++r) {
+            const T raw = row_sqnorm<T, B>(x + (i + r) * d, d) + best[r];
+            check_row(raw, lab[i + r], pc.k);
+            if (dist) dist[i + r] = std::max(T(0), raw);
+        }
     }
     for (; i < m; ++i) {
         assign_tile<T, B, 1>(x + i * d, d, pc, lab + i, best);
-        if (dist) dist[i] = std::max(T(0), row_sqnorm<T, B>(x + i * d, d) + best[0]);
+        const T raw = row_sqnorm<T, B>(x + i * d, d) + best[0];
+        check_row(raw, lab[i], pc.k);
+        if (dist) dist[i] = std::max(T(0), raw);
     }
 }
 
@@ -344,6 +365,19 @@ void check_shape(std::size_t n, std::size_t d, std::size_t k) {
             " must be <= ", std::numeric_limits<std::int32_t>::max());
 }
 
+// O(n) and O(k d) scans, cheap next to the O(n k d) assignment; X itself is checked row by
+// row inside the assignment (check_row), so no extra pass over X is made.
+template <class T>
+void check_inputs(const T* w, std::size_t n, const T* C, std::size_t k, std::size_t d) {
+    require_finite(C, k * d, "centers");
+    if (!w) return;
+    require_finite(w, n, "sample_weight");
+    for (std::size_t i = 0; i < n; ++i)
+        if (w[i] < T(0)) fail("sample_weight[", i, "]=", w[i], " is negative; weights must be >= 0");
+}
+
+constexpr int kMaxLocalTrials = 1024;
+
 inline std::uint64_t splitmix64(std::uint64_t& s) {
     std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -389,6 +423,7 @@ template <class T>
 void kmeans_assign(const T* X, std::size_t n, std::size_t d, const T* C, std::size_t k, std::int32_t* labels,
                    T* min_sqdist, int n_threads) {
     check_shape(n, d, k);
+    check_inputs<T>(nullptr, n, C, k, d);
     if (n == 0) return;
     const PreparedCentres<T> pc(C, k, d);
     const long long n_chunks = static_cast<long long>((n + kChunkRows - 1) / kChunkRows);
@@ -409,6 +444,7 @@ std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t
                               std::int32_t* labels, T* min_sqdist, T* C_new, T* weight_in_clusters,
                               T* center_shift_sq, bool update_centers, int n_threads) {
     check_shape(n, d, k);
+    check_inputs(w, n, C_old, k, d);
     if (n == 0) return 0;
     const PreparedCentres<T> pc(C_old, k, d);
     const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
@@ -466,9 +502,19 @@ std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t
         if (!(wsum[j] > 0.0)) empty.push_back(j);
     std::vector<char> relocated(k, 0);
     if (!empty.empty()) {
-        const std::size_t n_take = std::min(empty.size(), n);
-        std::vector<std::size_t> idx(n);
-        std::iota(idx.begin(), idx.end(), std::size_t(0));
+        // Candidates are the rows whose move lowers the inertia: positive weight and positive
+        // distance to their centre. A zero-weight row leaves its new cluster with weight 0, empty
+        // again at the next step; a row already on its centre (duplicates, more clusters than
+        // distinct rows) only changes which of two equal centres it joins. Either way the
+        // relocation repeated every step and Lloyd cycled until max_iter (found by fuzzing).
+        // Without candidates the cluster keeps its centre. The distance is the exact one (direct
+        // differences), not min_sqdist: the expansion leaves rounding noise on duplicates.
+        std::vector<std::size_t> idx;
+        idx.reserve(n);
+        for (std::size_t i = 0; i < n; ++i)
+            if ((!w || w[i] > T(0)) && sqdist(X + i * d, C_old + static_cast<std::size_t>(labels[i]) * d, d) > 0.0)
+                idx.push_back(i);
+        const std::size_t n_take = std::min(empty.size(), idx.size());
         std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_take), idx.end(),
                           [&](std::size_t a, std::size_t b) {
                               return min_sqdist[a] > min_sqdist[b] || (min_sqdist[a] == min_sqdist[b] && a < b);
@@ -499,6 +545,8 @@ std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t
         }
         center_shift_sq[j] = static_cast<T>(sqdist(C_new + j * d, C_old + j * d, d));
     }
+    // Finite rows and weights can still overflow T in a weighted mean (w * x beyond FLT_MAX).
+    require_finite(C_new, k * d, "centers_new (weighted means overflow the dtype; rescale X or sample_weight)");
     return n_changed;
 }
 
@@ -506,6 +554,7 @@ template <class T>
 double kmeans_inertia(const T* X, const T* w, std::size_t n, std::size_t d, const T* C, std::size_t k,
                       const std::int32_t* labels, int n_threads) {
     check_shape(n, d, k);
+    check_inputs(w, n, C, k, d);
     if (n == 0) return 0.0;
     const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
     std::vector<double> part(n_blocks, 0.0);
@@ -529,6 +578,7 @@ double kmeans_inertia(const T* X, const T* w, std::size_t n, std::size_t d, cons
     guard.rethrow();
     double total = 0.0;
     for (double v : part) total += v;  // block order
+    require(std::isfinite(total), "inertia=", total, " is not finite: X must be finite (no NaN/inf rows)");
     return total;
 }
 
@@ -538,6 +588,16 @@ void kmeans_plusplus(const T* X, const T* w, std::size_t n, std::size_t d, std::
     check_shape(n, d, k);
     require(n >= k, "n_samples=", n, " should be >= n_clusters=", k);
     require(n_local_trials >= 1, "n_local_trials=", n_local_trials, " must be >= 1");
+    // The trials' distances are held at once (n_local_trials x n doubles): bound them so that
+    // a bad value is refused instead of allocating (scikit-learn uses 2 + ln(n_clusters)).
+    require(n_local_trials <= kMaxLocalTrials, "n_local_trials=", n_local_trials, " must be <= ", kMaxLocalTrials,
+            " (the default is 2 + int(ln(n_clusters)))");
+    if (w) {
+        require_finite(w, n, "sample_weight");
+        for (std::size_t i = 0; i < n; ++i)
+            if (w[i] < T(0)) fail("sample_weight[", i, "]=", w[i], " is negative; weights must be >= 0");
+    }
+    require_finite(X, n * d, "X");  // one pass, next to k x n_local_trials passes below
     const std::size_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
     const int nt = threads_for(n_threads, n_blocks);
     const std::size_t L = static_cast<std::size_t>(n_local_trials);
@@ -590,6 +650,8 @@ void kmeans_plusplus(const T* X, const T* w, std::size_t n, std::size_t d, std::
 
     cand[0] = draw(nullptr);
     double pot = trial_potentials(1, true)[0];
+    require(std::isfinite(pot), "X: squared distances between rows overflow (potential=", pot,
+            "); rescale X or pass float64");
     std::copy(cand_d.begin(), cand_d.begin() + static_cast<std::ptrdiff_t>(n), closest.begin());
     std::copy(X + cand[0] * d, X + cand[0] * d + d, C);
     indices[0] = static_cast<std::int64_t>(cand[0]);

@@ -26,8 +26,13 @@ struct Blocks {
     std::size_t end(std::size_t b) const { return begin(b + 1); }
 };
 
+template <class T>
 void check_common(std::size_t d, std::size_t k, double alpha) {
     require(std::isfinite(alpha) && alpha > 0, "alpha=", alpha, " must be a finite number > 0");
+    // alpha + ||z - mu||^2 is formed in T: an alpha that underflows T gives 0 / 0 at a centre.
+    require(static_cast<T>(alpha) >= std::numeric_limits<T>::min(), "alpha=", alpha, " underflows ",
+            sizeof(T) == 4 ? "float32" : "float64", "; must be >= ", std::numeric_limits<T>::min(),
+            " (pass float64 data for a smaller alpha)");
     require(d >= 1, "z and mu have d=", d, " features; at least 1 is needed");
     require(k >= 1, "mu has k=", k, " cluster centres; at least 1 is needed");
 }
@@ -37,6 +42,8 @@ void require_probabilities(const T* x, std::size_t n, const char* name) {
     require_finite(x, n, name);
     for (std::size_t i = 0; i < n; ++i) {
         if (x[i] < T(0)) fail(name, " contains a negative value (", x[i], ") at flat index ", i, "; must be >= 0");
+        // Larger values are no probabilities, and their squares (target) overflow T.
+        if (x[i] > T(1)) fail(name, " contains a value > 1 (", x[i], ") at flat index ", i, "; must be in [0, 1]");
     }
 }
 
@@ -202,7 +209,7 @@ double backprop_driver(const T* z, const T* mu, std::size_t n, std::size_t d, st
 template <class T>
 void student_t_soft_assign(const T* z, const T* mu, std::size_t n, std::size_t d, std::size_t k, double alpha,
                            T* q, int n_threads) {
-    check_common(d, k, alpha);
+    check_common<T>(d, k, alpha);
     require_finite(mu, k * d, "mu");
     if (n == 0) return;
     require_finite(z, n * d, "z");
@@ -304,7 +311,7 @@ double student_t_kl(const T* p, const T* q, std::size_t n, std::size_t k, int n_
 template <class T>
 void student_t_vjp_q(const T* z, const T* mu, std::size_t n, std::size_t d, std::size_t k, double alpha,
                      const T* q, const T* G, T* dz, T* dmu, int n_threads) {
-    check_common(d, k, alpha);
+    check_common<T>(d, k, alpha);
     require_finite(mu, k * d, "mu");
     if (n == 0) {
         std::fill(dmu, dmu + k * d, T(0));
@@ -327,7 +334,7 @@ void student_t_vjp_q(const T* z, const T* mu, std::size_t n, std::size_t d, std:
 template <class T>
 double student_t_kl_grad(const T* z, const T* mu, std::size_t n, std::size_t d, std::size_t k, double alpha,
                          const T* p, T* dz, T* dmu, int n_threads) {
-    check_common(d, k, alpha);
+    check_common<T>(d, k, alpha);
     require_finite(mu, k * d, "mu");
     if (n == 0) {
         std::fill(dmu, dmu + k * d, T(0));

@@ -35,9 +35,15 @@ void kmeans_assign(const T* X, std::size_t n, std::size_t d, const T* C, std::si
 // OUT   min_sqdist (n) squared distance of each row to C_old[label]
 // OUT   C_new (k, d), weight_in_clusters (k), center_shift_sq (k) = ||C_new - C_old||^2
 //       (only written when update_centers)
-// Empty clusters are relocated to the rows farthest from their centre (largest min_sqdist,
-// ties to the lower row index); the i-th empty cluster (ascending index) takes the i-th
-// farthest row, which is moved out of its own cluster's sum (scikit-learn's rule).
+// Empty clusters (no weight) are relocated to the rows farthest from their centre (largest
+// min_sqdist, ties to the lower row index); the i-th empty cluster (ascending index) takes the
+// i-th farthest row, which is moved out of its own cluster's sum (scikit-learn's rule). Unlike
+// scikit-learn, only rows with positive weight that are not exactly on their centre are
+// candidates (other moves cannot lower the inertia and made Lloyd cycle); a cluster left
+// without a candidate keeps its centre.
+// Throws std::invalid_argument for non-finite centers or sample weights, negative weights, a
+// row of X without a finite squared distance (NaN/inf, or squares overflowing T), and weighted
+// means that overflow T.
 // Returns the number of rows whose label changed.
 template <class T>
 std::size_t kmeans_lloyd_step(const T* X, const T* w, std::size_t n, std::size_t d, const T* C_old, std::size_t k,
@@ -55,7 +61,8 @@ double kmeans_inertia(const T* X, const T* w, std::size_t n, std::size_t d, cons
 // is the best of n_local_trials rows drawn with probability proportional to w * D^2
 // (D = distance to the nearest chosen centre), "best" meaning lowest resulting potential.
 // Random numbers come from xoshiro256** seeded by splitmix64(seed): same seed, same centres.
-// IN  X (n, d), w (n) or nullptr
+// IN  X (n, d) finite, w (n) or nullptr (finite, >= 0), 1 <= n_local_trials <= 1024 (the
+//     trials' distances are held at once: n_local_trials x n doubles)
 // OUT C (k, d), indices (k) row index of each centre
 template <class T>
 void kmeans_plusplus(const T* X, const T* w, std::size_t n, std::size_t d, std::size_t k, int n_local_trials,

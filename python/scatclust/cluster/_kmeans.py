@@ -118,9 +118,12 @@ def _check_sample_weight(sample_weight, n, dtype):
         return None
     if is_torch(sample_weight):
         sample_weight = sample_weight.detach().cpu().numpy()
-    if isinstance(sample_weight, numbers.Number):
-        return np.full(n, sample_weight, dtype=dtype)
-    w = np.ascontiguousarray(np.asarray(sample_weight), dtype=dtype)
+    if isinstance(sample_weight, numbers.Number):  # same checks as an array (0, -1 and NaN are refused)
+        if not isinstance(sample_weight, numbers.Real):
+            raise TypeError(f"sample_weight={sample_weight!r} must be a real number or an array of them")
+        w = np.full(n, sample_weight, dtype=dtype)
+    else:
+        w = np.ascontiguousarray(np.asarray(sample_weight), dtype=dtype)
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"sample_weight.shape={w.shape} must be ({n},): one weight per sample")
     if not np.isfinite(w).all():
