@@ -343,7 +343,7 @@ def test_shape_and_value_errors(rng):
         soft_assign(np.zeros((3, 2)), np.zeros((0, 2)))
     with pytest.raises(TypeError, match="z has complex dtype"):
         soft_assign(torch.zeros(3, 2, dtype=torch.complex64), np.zeros((1, 2)))
-    with pytest.raises(TypeError, match="mu has dtype complex128"):
+    with pytest.raises(TypeError, match="mu has complex dtype complex128"):
         soft_assign(np.zeros((3, 2)), np.zeros((1, 2), dtype=complex))
     with pytest.raises(ValueError, match="n_threads=0 must be >= 1"):
         soft_assign(np.zeros((3, 2)), np.zeros((1, 2)), n_threads=0)

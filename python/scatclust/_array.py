@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["SignalBatch", "as_signal_batch", "check_int", "check_choice", "is_torch"]
+__all__ = ["SignalBatch", "as_real_numpy", "as_signal_batch", "check_int", "check_choice", "is_torch"]
 
 
 def is_torch(x):
@@ -55,6 +55,48 @@ class SignalBatch:
         return np.empty(tuple(shape), dtype=dt)
 
 
+def _check_torch_real(x, name):
+    """CPU, real torch tensor -> detached float32/float64 tensor (half types -> float32)."""
+    import torch
+
+    if x.device.type != "cpu":
+        raise ValueError(f"{name} is on device '{x.device}'; scatclust's core runs on the CPU: pass {name}.cpu()")
+    if x.is_complex():
+        raise TypeError(f"{name} has complex dtype {x.dtype}; a real array is expected (use .real or .abs())")
+    x = x.detach()
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else torch.float64)
+    return x
+
+
+def _real_numpy(x, name):
+    """Array-like -> float32/float64 numpy array (other real dtypes -> float64), not copied
+    when already float32/float64."""
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (list, tuple)) or np.isscalar(x) or hasattr(x, "__array__"):
+            x = np.asarray(x)
+        else:
+            raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} has complex dtype {x.dtype}; a real array is expected (use .real or np.abs)")
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{name} has dtype {x.dtype}; a real numeric array is expected")
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    return x
+
+
+def as_real_numpy(x, name):
+    """(float32/float64 numpy array, was_torch) for a numpy array, array-like or CPU tensor.
+
+    torch tensors are detached and viewed as numpy without a copy when already float32/64;
+    the caller wraps outputs back with ``torch.from_numpy`` when ``was_torch``.
+    """
+    if is_torch(x):
+        return _check_torch_real(x, name).resolve_conj().resolve_neg().numpy(), True
+    return _real_numpy(x, name), False
+
+
 def as_signal_batch(x, name="x", min_length=1, check_finite=True):
     """Validate a real signal array (..., n) and flatten its batch axes.
 
@@ -64,13 +106,7 @@ def as_signal_batch(x, name="x", min_length=1, check_finite=True):
     if is_torch(x):
         import torch
 
-        if x.device.type != "cpu":
-            raise ValueError(f"{name} is on device '{x.device}'; scatclust's core runs on the CPU: pass {name}.cpu()")
-        if x.is_complex():
-            raise TypeError(f"{name} has complex dtype {x.dtype}; a real signal is expected (use .real or .abs())")
-        x = x.detach()
-        if x.dtype not in (torch.float32, torch.float64):
-            x = x.to(torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else torch.float64)
+        x = _check_torch_real(x, name)
         if x.ndim == 0:
             raise ValueError(f"{name} must have at least one axis (signal samples last), got a scalar")
         batch_shape = tuple(x.shape[:-1])
@@ -82,17 +118,7 @@ def as_signal_batch(x, name="x", min_length=1, check_finite=True):
         dtype = np.dtype(np.float32) if flat.dtype == torch.float32 else np.dtype(np.float64)
         return SignalBatch(flat, batch_shape, n, dtype, True)
 
-    if not isinstance(x, np.ndarray):
-        if isinstance(x, (list, tuple)) or np.isscalar(x) or hasattr(x, "__array__"):
-            x = np.asarray(x)
-        else:
-            raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    if np.iscomplexobj(x):
-        raise TypeError(f"{name} has complex dtype {x.dtype}; a real signal is expected (use .real or np.abs)")
-    if x.dtype.kind not in "fiub":
-        raise TypeError(f"{name} has dtype {x.dtype}; a real numeric array is expected")
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
+    x = _real_numpy(x, name)
     if x.ndim == 0:
         raise ValueError(f"{name} must have at least one axis (signal samples last), got a scalar")
     batch_shape = tuple(x.shape[:-1])

@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._array import check_choice, check_int, is_torch
+from ._array import as_real_numpy, check_choice, check_int, is_torch
 from ._threads import resolve_n_threads
 
 __all__ = ["STFT", "stft", "istft", "get_window"]
@@ -39,34 +39,13 @@ _WINDOW_ALIASES = {"hanning": "hann", "han": "hann", "ham": "hamming", "black": 
 def _to_numpy_real(x, name):
     """Returns (array (..., n) float32/float64 C-contiguous, is_torch).
 
-    float32 and float64 are kept; any other real dtype (int, bool, float16, ...) is converted
-    once to float64. Non-contiguous inputs are copied once. Complex input is a TypeError.
+    float32 and float64 are kept; other real dtypes are converted once (see
+    :func:`scatclust._array.as_real_numpy`). Non-contiguous inputs are copied once.
+    Complex input is a TypeError.
     """
-    torch_in = is_torch(x)
-    if torch_in:
-        import torch
-
-        if x.device.type != "cpu":
-            raise ValueError(f"{name} is on device {x.device}; only CPU tensors are supported "
-                             f"(move it with {name}.cpu())")
-        if x.is_complex():
-            raise TypeError(f"{name} has complex dtype {x.dtype}; the STFT needs a real signal "
-                            f"(float32 or float64)")
-        if x.dtype not in (torch.float32, torch.float64):
-            x = x.to(torch.float64)
-        x = x.detach().resolve_conj().resolve_neg().numpy()
-    else:
-        x = np.asarray(x)
-    if np.iscomplexobj(x):
-        raise TypeError(f"{name} has complex dtype {x.dtype}; the STFT needs a real signal "
-                        f"(float32 or float64)")
+    x, torch_in = as_real_numpy(x, name)
     if x.ndim == 0:
         raise ValueError(f"{name} is a scalar; it must have shape (..., n) with n >= 1")
-    if x.dtype not in (np.float32, np.float64):
-        try:
-            x = x.astype(np.float64)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name} has dtype {x.dtype}, which cannot be converted to float64") from e
     return np.ascontiguousarray(x), torch_in
 
 
@@ -473,7 +452,7 @@ class STFT:
         ----------
         x : numpy.ndarray or torch.Tensor, shape (..., n)
             Real signal(s), finite. float32 / float64 are kept; other real dtypes (int,
-            float16, ...) are converted once to float64. Non-contiguous input is copied once.
+            numpy float16, ...) are converted once to float64 (torch half types to float32). Non-contiguous input is copied once.
             torch CPU tensors give torch tensors (not tracked by autograd).
         p0, p1 : int, optional
             Frames ``p0 <= p < p1``; defaults ``p_min`` and ``p_max(n)`` (scipy's).

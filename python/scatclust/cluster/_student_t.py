@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from .. import _core
-from .._array import check_choice, is_torch
+from .._array import as_real_numpy, check_choice, is_torch
 from .._threads import resolve_n_threads
 
 __all__ = ["soft_assign", "target_distribution", "kl_loss", "kl_loss_grad"]
@@ -36,26 +36,7 @@ def check_alpha(alpha):
 
 def _to_numpy(x, name):
     """(C-contiguous 2-D float32/float64 numpy array, was_torch). Other real dtypes -> float64."""
-    if is_torch(x):
-        if x.device.type != "cpu":
-            raise ValueError(f"{name} is on device '{x.device}'; scatclust's core runs on the CPU: pass {name}.cpu()")
-        if x.is_complex():
-            raise TypeError(f"{name} has complex dtype {x.dtype}; a real array is expected")
-        x = x.detach()
-        if str(x.dtype) not in ("torch.float32", "torch.float64"):
-            x = x.double()
-        arr, was_torch = x.resolve_conj().resolve_neg().contiguous().numpy(), True
-    else:
-        if not isinstance(x, np.ndarray):
-            if isinstance(x, (list, tuple)) or hasattr(x, "__array__"):
-                x = np.asarray(x)
-            else:
-                raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"{name} has dtype {x.dtype}; a real numeric array is expected")
-        if x.dtype not in (np.float32, np.float64):
-            x = x.astype(np.float64)
-        arr, was_torch = x, False
+    arr, was_torch = as_real_numpy(x, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {tuple(arr.shape)}")
     return np.ascontiguousarray(arr), was_torch
