@@ -124,6 +124,62 @@ def bench_wavelet(quick, repeat):
     return results
 
 
+def bench_stft(quick, repeat, dtype=np.float32):
+    """Spectrograms: Hann 256, hop 64 (75% overlap), batch of 20 Hz windows."""
+    batch, n = (4, 16384) if quick else (16, 65536)
+    nperseg, hop = 256, 64
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((batch, n)).astype(dtype)
+    win = scatclust.get_window("hann", nperseg).astype(dtype)
+    dname = np.dtype(dtype).name
+    t_plan = timeit(lambda: scatclust.STFT(win, hop), repeat=3, warmup=1)
+    sft = scatclust.STFT(win, hop)  # scipy ShortTimeFFT conventions (phase_shift=0)
+    results = {}
+    for nt in (1, 2):
+        results[f"scatclust STFT.stft {nt}T"] = measure(lambda: sft.stft(x, n_threads=nt), repeat)
+        results[f"scatclust power (fused) {nt}T"] = measure(lambda: sft.stft(x, output="power", n_threads=nt), repeat)
+        results[f"scatclust stft(), torch framing {nt}T"] = measure(
+            lambda: scatclust.stft(x, nperseg, hop, n_threads=nt), repeat)
+    from scipy.signal import ShortTimeFFT
+
+    ssft = ShortTimeFFT(win, hop, fs=1.0)
+    results["scipy ShortTimeFFT.stft"] = measure(lambda: ssft.stft(x), repeat)
+    results["numpy reference"] = measure(
+        lambda: reference.stft.stft(x.astype(np.float64), win.astype(np.float64), hop, p0=sft.p_min, p1=sft.p_max(n)),
+        max(3, repeat // 2))
+    import torch
+
+    xt = torch.from_numpy(x)
+    wt = torch.hann_window(nperseg, dtype=xt.dtype)
+    for nt in (1, 2):
+        torch.set_num_threads(nt)
+        results[f"torch.stft {nt}T"] = measure(
+            lambda: torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant", return_complex=True),
+            repeat)
+    rows = ratio_rows(results, "scatclust STFT.stft {nt}T")
+    print(f"\n### STFT, complex output unless noted, {dname}\n"
+          f"batch={batch}, n={n}, Hann nperseg={nperseg}, hop={hop}; STFT object construction {fmt_t(t_plan)} (once)\n")
+    print(table(rows, HEADERS))
+
+    # Inverse
+    S = sft.stft(x)
+    S64 = S.astype(np.complex128)
+    St = torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant", return_complex=True)
+    inv = {}
+    for nt in (1, 2):
+        inv[f"scatclust STFT.istft {nt}T"] = measure(lambda: sft.istft(S, k1=n, n_threads=nt), repeat)
+    inv["scipy ShortTimeFFT.istft"] = measure(lambda: ssft.istft(S, k1=n), repeat)
+    inv["numpy reference"] = measure(lambda: reference.stft.istft(S64, sft.dual_win.astype(np.float64), hop, k0=0, k1=n, p_first=sft.p_min),
+                                     max(3, repeat // 2))
+    for nt in (1, 2):
+        torch.set_num_threads(nt)
+        inv[f"torch.istft {nt}T"] = measure(
+            lambda: torch.istft(St, nperseg, hop, window=wt, center=True, length=n), repeat)
+    print(f"\n### Inverse STFT (overlap-add with the dual window), {dname}\n")
+    print(table(ratio_rows(inv, "scatclust STFT.istft {nt}T"), HEADERS))
+
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small workloads, for a smoke run")
