@@ -40,8 +40,8 @@ template <> struct api<double> {
     static void* malloc(std::size_t b) { return fftw_malloc(b); }
     static void free(void* p) { fftw_free(p); }
     static int alignment_of(const void* p) { return fftw_alignment_of((double*)p); }
-    static plan many_c2c(int n, int hm, cpx* i, cpx* o, int sign, unsigned f) {
-        return fftw_plan_many_dft(1, &n, hm, i, nullptr, 1, n, o, nullptr, 1, n, sign, f);
+    static plan many_c2c(int n, int hm, cpx* i, cpx* o, int sign, unsigned f, bool tr = false) {
+        return fftw_plan_many_dft(1, &n, hm, i, nullptr, 1, n, o, nullptr, tr ? hm : 1, tr ? 1 : n, sign, f);
     }
     // cs / cd: stride and distance of the complex side (1 and n/2+1 for contiguous batches).
     static plan many_r2c(int n, int hm, double* i, cpx* o, int cs, int cd, unsigned f) {
@@ -69,8 +69,8 @@ template <> struct api<float> {
     static void* malloc(std::size_t b) { return fftwf_malloc(b); }
     static void free(void* p) { fftwf_free(p); }
     static int alignment_of(const void* p) { return fftwf_alignment_of((float*)p); }
-    static plan many_c2c(int n, int hm, cpx* i, cpx* o, int sign, unsigned f) {
-        return fftwf_plan_many_dft(1, &n, hm, i, nullptr, 1, n, o, nullptr, 1, n, sign, f);
+    static plan many_c2c(int n, int hm, cpx* i, cpx* o, int sign, unsigned f, bool tr = false) {
+        return fftwf_plan_many_dft(1, &n, hm, i, nullptr, 1, n, o, nullptr, tr ? hm : 1, tr ? 1 : n, sign, f);
     }
     static plan many_r2c(int n, int hm, float* i, cpx* o, int cs, int cd, unsigned f) {
         return fftwf_plan_many_dft_r2c(1, &n, hm, i, nullptr, 1, n, o, nullptr, cs, cd, f);
@@ -148,6 +148,11 @@ FftPlan<T>::FftPlan(FftKind kind, int n, bool inplace, int howmany, bool one_off
         cpx* in = reinterpret_cast<cpx*>(a.data());
         cpx* out = inplace ? in : reinterpret_cast<cpx*>(b.data());
         p = A::many_c2c(n, howmany, in, out, kind == FftKind::Forward ? FFTW_FORWARD : FFTW_BACKWARD, flags);
+    } else if (kind == FftKind::ForwardTransposed) {
+        require(!inplace, "transposed-output FFTs are out of place");
+        AlignedBuffer<std::complex<T>> a(nn), b(nn);
+        p = A::many_c2c(n, howmany, reinterpret_cast<cpx*>(a.data()), reinterpret_cast<cpx*>(b.data()),
+                        FFTW_FORWARD, flags, true);
     } else if (kind == FftKind::R2C) {
         require(!inplace, "in-place real FFTs are not supported");
         AlignedBuffer<T> a(nn);

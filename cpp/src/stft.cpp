@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -17,6 +19,9 @@ namespace {
 // Frames per work item of the forward transform: a block of columns is assembled in scratch
 // and written out row by row, so the frequency-major output is stored in contiguous runs.
 constexpr long long kFrameBlock = 64;
+// Frames per batched, transposed-output FFT on the bin-major path (measured: 16 is the
+// fastest of 8/16/32/64 for mfft = 256; larger blocks spill the transposed output from L1).
+constexpr int kTBlock = 16;
 // Output samples per work item of the overlap-add.
 constexpr long long kOlaChunk = 2048;
 
@@ -63,23 +68,128 @@ T pad_value(const T* xr, long long i0, long long i1, long long k, StftPadding mo
     return base + T(2 * q) * (s[P] - s[0]);
 }
 
-// Real-FFT split on interleaved (re, im) arrays, bins 1 .. H-1 (see the caller). Plain
-// restrict-qualified loops so that the compiler vectorises them.
-template <class T>
-void split_pairs(const T* __restrict z, const T* __restrict tw, T* __restrict x, int H) {
-    for (int k = 1; k <= H / 2; ++k) {
-        const int r = H - k;
-        const T ar = z[2 * k], ai = z[2 * k + 1];
-        const T br = z[2 * r], bi = -z[2 * r + 1];  // conj(Z[H-k])
-        const T er = T(0.5) * (ar + br), ei = T(0.5) * (ai + bi);
-        const T orr = T(0.5) * (ai - bi), oi = T(-0.5) * (ar - br);
-        const T wr = tw[2 * k], wi = tw[2 * k + 1];
-        const T pr = wr * orr - wi * oi, pi = wr * oi + wi * orr;  // W^k O
-        x[2 * k] = er + pr;
-        x[2 * k + 1] = ei + pi;
-        x[2 * r] = er - pr;
-        x[2 * r + 1] = pi - ei;
+// Real-FFT split of one block of frames (see forward_impl): zt[2 (f kTBlock + t) + {0,1}] holds
+// Z_t[f] for f < H (the transposed output of the half-length complex FFTs), ab the per-bin
+// coefficients (Ar, Ai, Br, Bi); bin f of frame t goes to ob[f * fs + t * ts] through emit.
+template <class T, class OutT, class Emit>
+[[gnu::always_inline]] inline void split_block_impl(const T* __restrict zt, const T* __restrict ab, int H,
+                                                    long long bw, OutT* ob, std::size_t fs, std::size_t ts,
+                                                    Emit emit) {
+    for (int f = 0; f <= H; ++f) {
+        OutT* o = ob + static_cast<std::size_t>(f) * fs;
+        if (f == 0 || f == H) {  // X[0] = Re Z0 + Im Z0, X[H] = Re Z0 - Im Z0
+            const T sg = f == 0 ? T(1) : T(-1);
+            for (long long t = 0; t < bw; ++t)
+                emit(std::complex<T>(zt[2 * t] + sg * zt[2 * t + 1], T(0)), o[t * ts]);
+            continue;
+        }
+        const T* z = zt + static_cast<std::size_t>(2 * kTBlock) * f;
+        const T* zc = zt + static_cast<std::size_t>(2 * kTBlock) * (H - f);
+        const T ar = ab[4 * f], ai = ab[4 * f + 1], br = ab[4 * f + 2], bi = ab[4 * f + 3];
+        // X = A Z + B conj(Zc), in real arithmetic (std::complex products carry NaN/Inf
+        // recovery branches, C99 Annex G, that block vectorisation).
+        auto split = [&](long long n, std::size_t stride) {
+            for (long long t = 0; t < n; ++t) {
+                const T zr = z[2 * t], zi = z[2 * t + 1], cr = zc[2 * t], ci = zc[2 * t + 1];
+                const T xre = ar * zr - ai * zi + br * cr + bi * ci;
+                const T xim = ar * zi + ai * zr + bi * cr - br * ci;
+                emit(std::complex<T>(xre, xim), o[t * stride]);
+            }
+        };
+        // Contiguous stores over a full block: a fixed-length loop the compiler vectorises.
+        if (ts == 1 && bw == kTBlock) split(kTBlock, 1);
+        else split(bw, ts);
     }
+}
+
+// Interior frame: sd[(j - ps) mod mfft] = xs[j] * w[j] for j < m (ps <= m, see roll_amount).
+template <class T>
+[[gnu::always_inline]] inline void window_frame_impl(const T* __restrict xs, const T* __restrict w,
+                                                     T* __restrict sd, int m, int ps, int mfft) {
+    const int split = std::min(ps, m);
+    for (int j = split; j < m; ++j) sd[j - ps] = xs[j] * w[j];
+    T* wrap = sd + (mfft - ps);
+    for (int j = 0; j < split; ++j) wrap[j] = xs[j] * w[j];
+}
+
+template <class T>
+void window_frame_base(const T* xs, const T* w, T* sd, int m, int ps, int mfft) {
+    window_frame_impl<T>(xs, w, sd, m, ps, mfft);
+}
+
+template <class T, class OutT, class Emit>
+void split_block_base(const T* zt, const T* ab, int H, long long bw, OutT* ob, std::size_t fs, std::size_t ts,
+                      Emit emit) {
+    split_block_impl<T, OutT, Emit>(zt, ab, H, bw, ob, fs, ts, emit);
+}
+
+// Windowing and the split are most of the non-FFT work of the STFT. Like kmeans.cpp, both are
+// built for the baseline ISA, x86-64-v3 (AVX2+FMA) and x86-64-v4 (AVX-512), and one build is
+// picked once per process from the CPU; SCATCLUST_STFT_ISA=baseline|x86-64-v3 lowers the
+// level (tests run every build on one machine). Levels may differ in the last bits (FMA
+// contraction); within a process every call uses the same one.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__)
+#define SCATCLUST_STFT_DISPATCH 1
+template <class T, class OutT, class Emit>
+__attribute__((target("arch=x86-64-v3"))) void split_block_v3(const T* zt, const T* ab, int H, long long bw,
+                                                              OutT* ob, std::size_t fs, std::size_t ts, Emit emit) {
+    split_block_impl<T, OutT, Emit>(zt, ab, H, bw, ob, fs, ts, emit);
+}
+template <class T, class OutT, class Emit>
+__attribute__((target("arch=x86-64-v4"))) void split_block_v4(const T* zt, const T* ab, int H, long long bw,
+                                                              OutT* ob, std::size_t fs, std::size_t ts, Emit emit) {
+    split_block_impl<T, OutT, Emit>(zt, ab, H, bw, ob, fs, ts, emit);
+}
+
+template <class T>
+__attribute__((target("arch=x86-64-v3"))) void window_frame_v3(const T* xs, const T* w, T* sd, int m, int ps,
+                                                               int mfft) {
+    window_frame_impl<T>(xs, w, sd, m, ps, mfft);
+}
+template <class T>
+__attribute__((target("arch=x86-64-v4"))) void window_frame_v4(const T* xs, const T* w, T* sd, int m, int ps,
+                                                               int mfft) {
+    window_frame_impl<T>(xs, w, sd, m, ps, mfft);
+}
+
+int stft_isa_level() {
+    static const int level = [] {
+        __builtin_cpu_init();
+        const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                        __builtin_cpu_supports("bmi2");
+        const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+        int lvl = v4 ? 4 : (v3 ? 3 : 1);
+        if (const char* env = std::getenv("SCATCLUST_STFT_ISA")) {
+            const std::string want(env);
+            if (want == "baseline") lvl = 1;
+            else if (want == "x86-64-v3") lvl = std::min(lvl, 3);
+        }
+        return lvl;
+    }();
+    return level;
+}
+#endif
+
+template <class T>
+void window_frame(const T* xs, const T* w, T* sd, int m, int ps, int mfft) {
+#ifdef SCATCLUST_STFT_DISPATCH
+    const int level = stft_isa_level();
+    if (level >= 4) return window_frame_v4<T>(xs, w, sd, m, ps, mfft);
+    if (level == 3) return window_frame_v3<T>(xs, w, sd, m, ps, mfft);
+#endif
+    window_frame_base<T>(xs, w, sd, m, ps, mfft);
+}
+
+template <class T, class OutT, class Emit>
+void split_block(const T* zt, const T* ab, int H, long long bw, OutT* ob, std::size_t fs, std::size_t ts,
+                 Emit emit) {
+#ifdef SCATCLUST_STFT_DISPATCH
+    const int level = stft_isa_level();
+    if (level >= 4) return split_block_v4<T, OutT, Emit>(zt, ab, H, bw, ob, fs, ts, emit);
+    if (level == 3) return split_block_v3<T, OutT, Emit>(zt, ab, H, bw, ob, fs, ts, emit);
+#endif
+    split_block_base<T, OutT, Emit>(zt, ab, H, bw, ob, fs, ts, emit);
 }
 
 // Shared forward driver; `emit(f, value, dst)` stores one frequency bin of one frame.
@@ -113,27 +223,39 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
     std::vector<T> w(m);
     for (int j = 0; j < m; ++j) w[j] = win[j] * scale;
 
-    // Frames are transformed one by one (for short frames FFTW's single-transform plans beat
-    // its batched ones) into a block of spectra, which is then transposed into the bin-major
-    // output while it is still in cache. Rows of the block are padded to an even number of
-    // complex values so every spectrum keeps the SIMD alignment the plan was made for.
-    const int hm = static_cast<int>(std::min<long long>(kFrameBlock, nfr));
-    const int nfp = nf + (nf & 1);
     // Even FFT lengths: the real FFT of length mfft is computed as a complex FFT of length
-    // mfft/2 on the sample pairs z[j] = x[2j] + i x[2j+1], followed by the standard split
-    // X[k] = E[k] + W^k O[k] (W = exp(-2 pi i / mfft)). FFTW's complex transforms have SIMD
-    // codelets that its real ones lack (measured: 2.7x faster for mfft = 256, float32).
+    // H = mfft/2 on the sample pairs z[j] = x[2j] + i x[2j+1], followed by the standard split
+    //   X[k] = E + W^k O = A_k Z[k] + B_k conj(Z[H-k]),  A_k = (1 - i W^k)/2, B_k = (1 + i W^k)/2,
+    // (W = exp(-2 pi i / mfft), E and O the spectra of the even and odd samples). FFTW's
+    // complex transforms have SIMD codelets that its real ones lack (measured: 2.7x faster
+    // for mfft = 256, float32).
     const bool half = mfft % 2 == 0;
     const int H = mfft / 2;
-    auto plan = half ? get_plan<T>(FftKind::Forward, H, false, 1) : get_plan<T>(FftKind::R2C, mfft, false, 1);
-    std::vector<std::complex<T>> tw(half ? H : 0);
-    for (int k = 0; k < static_cast<int>(tw.size()); ++k) {
+    // Even mfft (the common case): blocks of kTBlock frames are transformed by one batched
+    // plan that writes its result transposed (bin k of the block's frames is one contiguous
+    // run), so the split runs over contiguous frames and, for the bin-major output, its
+    // results go straight into contiguous output rows: no separate transpose. Frame-major
+    // output uses the same arithmetic (strided stores), so both layouts hold identical bits.
+    const int hm = half ? kTBlock : static_cast<int>(std::min<long long>(kFrameBlock, nfr));
+    // Odd mfft: frames are transformed one by one with a real FFT (for short frames FFTW's
+    // single-transform plans beat its batched ones) into a block of spectra whose rows are
+    // padded to an even number of complex values to keep the plan's SIMD alignment.
+    const int nfp = nf + (nf & 1);
+    const auto plan = half ? get_plan<T>(FftKind::ForwardTransposed, H, false, kTBlock)
+                           : get_plan<T>(FftKind::R2C, mfft, false, 1);
+    std::vector<T> ab(half ? 4 * static_cast<std::size_t>(H) : 0);  // (Ar, Ai, Br, Bi) per bin
+    for (int k = 0; k < (half ? H : 0); ++k) {
         const double a = -2.0 * M_PI * k / mfft;
-        tw[k] = std::complex<T>(static_cast<T>(std::cos(a)), static_cast<T>(std::sin(a)));
+        const double wr = std::cos(a), wi = std::sin(a);
+        ab[4 * k] = static_cast<T>(0.5 * (1.0 + wi));   // (1 - i W)/2
+        ab[4 * k + 1] = static_cast<T>(-0.5 * wr);
+        ab[4 * k + 2] = static_cast<T>(0.5 * (1.0 - wi));  // (1 + i W)/2
+        ab[4 * k + 3] = static_cast<T>(0.5 * wr);
     }
     const long long nblocks = (nfr + hm - 1) / hm;
     const long long total = static_cast<long long>(batch) * nblocks;
     const int nt = resolve_num_threads(n_threads);
+    const std::size_t seg_rows = half ? kTBlock : 1;
 
     ParallelGuard guard;  // scratch allocation failures surface after the region
 #pragma omp parallel num_threads(nt)
@@ -142,14 +264,30 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
         AlignedBuffer<std::complex<T>> spec, zf;
         bool ok = false;
         guard.run([&] {
-            seg.resize(mfft);
-            zf.resize(H + 1);
-            spec.resize(static_cast<std::size_t>(hm) * nfp);
-            std::fill(seg.data(), seg.data() + mfft, T(0));
+            seg.resize(seg_rows * mfft);
+            if (half) zf.resize(static_cast<std::size_t>(kTBlock) * H);
+            else spec.resize(static_cast<std::size_t>(hm) * nfp);
+            // Rows of the frame block that a short last block leaves unused keep finite values.
+            std::fill(seg.data(), seg.data() + seg_rows * mfft, T(0));
             ok = true;
         });
         // Rolling left by ps: sample j of the windowed segment goes to (j - ps) mod mfft.
         auto dst = [&](int j) { return j >= ps ? j - ps : j - ps + mfft; };
+        // Windowed, rolled frame t (relative to p0) of row xr into sd[0..mfft).
+        auto fill_frame = [&](const T* xr, long long t, T* sd) {
+            // Positions not written below stay zero: with mfft == m there are none, and
+            // with mfft > m they are the same positions for every frame (fixed roll).
+            const long long k = (p0 + t) * hop - mid;  // first sample of the frame
+            if (k >= 0 && k + m <= n) {
+                window_frame<T>(xr + k, w.data(), sd, m, ps, mfft);
+            } else {
+                for (int j = 0; j < m; ++j) {
+                    const long long kk = k + j;
+                    const T v = (kk >= i0 && kk < i1) ? xr[kk] : pad_value(xr, i0, i1, kk, padding);
+                    sd[dst(j)] = v * w[j];
+                }
+            }
+        };
 #pragma omp for schedule(static)
         for (long long wi = 0; wi < total; ++wi) {
             if (!ok) continue;
@@ -158,41 +296,22 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
             const long long t1 = std::min(t0 + hm, nfr);
             const long long bw = t1 - t0;
             const T* xr = x + b * n;
+            if (half) {
+                for (long long t = t0; t < t1; ++t) fill_frame(xr, t, seg.data() + (t - t0) * mfft);
+                // zf[k * kTBlock + t] = Z_t[k]; rows are mfft reals = H complex apart.
+                plan->c2c(reinterpret_cast<const std::complex<T>*>(seg.data()), zf.data());
+                // Output of (bin f, frame t0 + t) at ob[f * fs + t * ts].
+                OutT* ob = frame_major ? out + (static_cast<std::size_t>(b) * nfr + t0) * nf
+                                       : out + (static_cast<std::size_t>(b) * nf) * nfr + t0;
+                const std::size_t fs = frame_major ? 1 : static_cast<std::size_t>(nfr);
+                const std::size_t ts = frame_major ? static_cast<std::size_t>(nf) : 1;
+                split_block<T, OutT, Emit>(reinterpret_cast<const T*>(zf.data()), ab.data(), H, bw, ob, fs, ts, emit);
+                continue;
+            }
             T* sd = seg.data();
             for (long long t = t0; t < t1; ++t) {
-                // Positions not written below stay zero: with mfft == m there are none, and
-                // with mfft > m they are the same positions for every frame (fixed roll).
-                const long long k = (p0 + t) * hop - mid;  // first sample of the frame
-                if (k >= 0 && k + m <= n) {
-                    const T* xs = xr + k;
-                    const int split = std::min(ps, m);
-                    for (int j = split; j < m; ++j) sd[j - ps] = xs[j] * w[j];
-                    T* wrap = sd + (mfft - ps);
-                    for (int j = 0; j < split; ++j) wrap[j] = xs[j] * w[j];
-                } else {
-                    for (int j = 0; j < m; ++j) {
-                        const long long kk = k + j;
-                        const T v = (kk >= i0 && kk < i1) ? xr[kk] : pad_value(xr, i0, i1, kk, padding);
-                        sd[dst(j)] = v * w[j];
-                    }
-                }
-                std::complex<T>* X = spec.data() + static_cast<std::size_t>(t - t0) * nfp;
-                if (!half) {
-                    plan->r2c(sd, X);
-                    continue;
-                }
-                // seg is SIMD-aligned, so its sample pairs are an aligned complex array.
-                plan->c2c(reinterpret_cast<const std::complex<T>*>(sd), zf.data());
-                const std::complex<T>* Z = zf.data();
-                X[0] = std::complex<T>(Z[0].real() + Z[0].imag(), T(0));
-                X[H] = std::complex<T>(Z[0].real() - Z[0].imag(), T(0));
-                // Bins k and H-k come from the same pair (Z[k], Z[H-k]):
-                //   X[k] = E + W^k O,  X[H-k] = conj(E - W^k O),
-                // with E = (Z[k] + conj Z[H-k]) / 2 and O = (Z[k] - conj Z[H-k]) / (2i).
-                // Real arithmetic: std::complex products carry NaN/Inf recovery branches
-                // (C99 Annex G) that block vectorisation.
-                split_pairs(reinterpret_cast<const T*>(Z), reinterpret_cast<const T*>(tw.data()),
-                            reinterpret_cast<T*>(X), H);
+                fill_frame(xr, t, sd);
+                plan->r2c(sd, spec.data() + static_cast<std::size_t>(t - t0) * nfp);
             }
             if (frame_major) {  // each frame's spectrum is one contiguous output row
                 OutT* ob = out + (static_cast<std::size_t>(b) * nfr + t0) * nf;
@@ -201,7 +320,7 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
                     OutT* o = ob + static_cast<std::size_t>(t) * nf;
                     for (int f = 0; f < nf; ++f) emit(sp[f], o[f]);
                 }
-            } else {  // bin-major: transpose the block while it is in cache
+            } else {  // bin-major (odd mfft): transpose the block while it is in cache
                 OutT* ob = out + (static_cast<std::size_t>(b) * nf) * nfr + t0;
                 for (int f = 0; f < nf; ++f) {
                     const std::complex<T>* sp = spec.data() + f;

@@ -20,6 +20,9 @@ enum class FftKind : int {
     Backward = 1,  // complex -> complex, exp(+2i pi k n / N), unnormalised
     R2C = 2,       // real (n) -> complex (n/2+1)
     C2R = 3,       // complex (n/2+1) -> real (n); destroys its input
+    // Forward c2c of `howmany` contiguous rows (distance n) written transposed:
+    // out[k * howmany + t] = X_t[k], so that bin k of all rows is one contiguous run.
+    ForwardTransposed = 4,
 };
 
 // Auto (the default): FFTW_MEASURE for small transforms (n * howmany <= 4096, where measuring
