@@ -44,28 +44,99 @@ struct UnionFind {
     }
 };
 
-// Sum over i < n of the pair (re, im) that f(i, re, im) produces, in double, with four
-// independent lanes (vectorisable without reassociation) combined in a fixed order.
-template <class F>
-inline void lane_sum(int n, F f, double& sr, double& si) {
-    double ar[4] = {0, 0, 0, 0}, ai[4] = {0, 0, 0, 0};
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (int l = 0; l < 4; ++l) {
-            double r, m;
-            f(i + l, r, m);
-            ar[l] += r;
-            ai[l] += m;
+// Pooled-sum kernels over interleaved complex arrays: u, v hold 2 * len values of T.
+// Blocks of kSumBlock samples are summed in T lanes (8 values = 4 complex samples per step,
+// vectorisable without reassociation), each block's lanes are folded into double in a fixed
+// order and the block sums are accumulated in double (blocked summation: the error is that of
+// a kSumBlock / 4-term sum in T plus double accumulation, independent of the thread count).
+constexpr int kSumBlock = 32;
+
+template <class T>
+inline double fold8(const T* p) {
+    return ((double(p[0]) + double(p[1])) + (double(p[2]) + double(p[3]))) +
+           ((double(p[4]) + double(p[5])) + (double(p[6]) + double(p[7])));
+}
+
+// sum u (MEAN)
+template <class T>
+void sum_mean(const T* u, int len, double& sr, double& si) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        T p[8] = {};
+        int i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int l = 0; l < 8; ++l) p[l] += a[2 * i + l];
+        double re = (double(p[0]) + double(p[2])) + (double(p[4]) + double(p[6]));
+        double im = (double(p[1]) + double(p[3])) + (double(p[5]) + double(p[7]));
+        for (; i < n; ++i) re += a[2 * i], im += a[2 * i + 1];
+        sr += re;
+        si += im;
+    }
+}
+
+// sum |u| (ABS)
+template <class T>
+void sum_abs(const T* u, int len, double& sr) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        T p[8] = {};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; ++l) {
+                const T x = a[2 * (i + l)], y = a[2 * (i + l) + 1];
+                p[l] += std::sqrt(x * x + y * y);
+            }
+        double re = fold8(p);
+        for (; i < n; ++i) {
+            const T x = a[2 * i], y = a[2 * i + 1];
+            re += std::sqrt(x * x + y * y);
         }
+        sr += re;
     }
-    for (int l = 0; i < n; ++i, ++l) {
-        double r, m;
-        f(i, r, m);
-        ar[l] += r;
-        ai[l] += m;
+}
+
+// sum |u|^2 (PROD of a series with itself)
+template <class T>
+void sum_sq(const T* u, int len, double& sr) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        T p[8] = {};
+        int i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int l = 0; l < 8; ++l) p[l] += a[2 * i + l] * a[2 * i + l];
+        double re = fold8(p);
+        for (; i < n; ++i) re += a[2 * i] * a[2 * i] + a[2 * i + 1] * a[2 * i + 1];
+        sr += re;
     }
-    sr += (ar[0] + ar[1]) + (ar[2] + ar[3]);
-    si += (ai[0] + ai[1]) + (ai[2] + ai[3]);
+}
+
+// sum u conj(v) (PROD): Re = sum(ar br + ai bi), Im = sum(ai br - ar bi). Lanes p hold the
+// products of equal positions, q those of swapped pairs (q even: ar bi, q odd: ai br).
+template <class T>
+void sum_prod(const T* u, const T* v, int len, double& sr, double& si) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        const T* b = v + 2 * i0;
+        T p[8] = {}, q[8] = {};
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            for (int l = 0; l < 8; ++l) p[l] += a[2 * i + l] * b[2 * i + l];
+            for (int l = 0; l < 8; ++l) q[l] += a[2 * i + l] * b[2 * i + (l ^ 1)];
+        }
+        double re = fold8(p);
+        double im = ((double(q[1]) - double(q[0])) + (double(q[3]) - double(q[2]))) +
+                    ((double(q[5]) - double(q[4])) + (double(q[7]) - double(q[6])));
+        for (; i < n; ++i) {
+            re += a[2 * i] * b[2 * i] + a[2 * i + 1] * b[2 * i + 1];
+            im += a[2 * i + 1] * b[2 * i] - a[2 * i] * b[2 * i + 1];
+        }
+        sr += re;
+        si += im;
+    }
 }
 
 // First / last window index whose support [o + tS, o + tS + K) meets [c0, c1) (c1 > o).
@@ -584,31 +655,14 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                                         const T* uu = u + 2 * l;
                                         const T* vv = v + 2 * l;
                                         const int len = static_cast<int>(h - l);
-                                        if (tm.kind == 0) {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                r = uu[2 * i];
-                                                m = uu[2 * i + 1];
-                                            }, sr, si);
-                                        } else if (tm.kind == 1) {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                const double a0 = uu[2 * i], b0 = uu[2 * i + 1];
-                                                r = std::sqrt(a0 * a0 + b0 * b0);
-                                                m = 0.0;
-                                            }, sr, si);
-                                        } else if (tm.slot_a == tm.slot_b) {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                const double a0 = uu[2 * i], b0 = uu[2 * i + 1];
-                                                r = a0 * a0 + b0 * b0;
-                                                m = 0.0;
-                                            }, sr, si);
-                                        } else {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                const double a0 = uu[2 * i], b0 = uu[2 * i + 1];
-                                                const double c2 = vv[2 * i], d0 = vv[2 * i + 1];
-                                                r = a0 * c2 + b0 * d0;
-                                                m = b0 * c2 - a0 * d0;
-                                            }, sr, si);
-                                        }
+                                        if (tm.kind == 0)
+                                            sum_mean(uu, len, sr, si);
+                                        else if (tm.kind == 1)
+                                            sum_abs(uu, len, sr);
+                                        else if (tm.slot_a == tm.slot_b)
+                                            sum_sq(uu, len, sr);
+                                        else
+                                            sum_prod(uu, vv, len, sr, si);
                                     }
                                 }
                                 c0 = c1;
