@@ -14,8 +14,22 @@ static void def_moments(nb::module_& m, const char* name) {
                     k.n_channels(), ", n_input=", k.n_input(), ")");
     };
     nb::class_<M>(m, name,
-                  "Scattering-spectra moment kernel (raw pooled moments and their VJP); see "
-                  "cpp/include/scatclust/moments.hpp for the definitions.")
+                  "ScatteringMoments(psi_f, phi_f, n_input, padding, n_channels, terms)\n\n"
+                  "Raw pooled scattering-spectra moments and their VJP (spec: notes/spectra_spec.md;\n"
+                  "algorithm: cpp/include/scatclust/moments.hpp).\n\n"
+                  "Parameters\n----------\n"
+                  "psi_f : float64 (J, P) C-contiguous, real Fourier-domain band-pass filters.\n"
+                  "phi_f : float64 (P,), real Fourier-domain low-pass.\n"
+                  "n_input : int N, samples per signal.\n"
+                  "padding : int, 0 symmetric (P = 2N) or 1 periodic (P = N).\n"
+                  "n_channels : int C.\n"
+                  "terms : int32 (n_terms, 5) rows (kind, ca, ia, cb, ib); kind 0 MEAN <u>, 1 ABS <|u|>,\n"
+                  "    2 PROD <u conj(v)>; series index i = j (layer 1, 0..J) or J+1+pair(j1, j2) (layer 2,\n"
+                  "    pairs j1-major).\n\n"
+                  "Examples\n--------\n"
+                  ">>> k = _core.ScatteringMomentsF32(psi_f, phi_f, N, 0, 1, terms)\n"
+                  ">>> out = np.empty((B, k.n_terms, k.n_out(N, N, 0)), np.complex64)\n"
+                  ">>> k.forward(x, out, N, N, 0)   # x float32 (B, 1, N); global means")
         .def("__init__",
              [](M* self, carray<double, nb::ndim<2>> psi_f, carray<double, nb::ndim<1>> phi_f, int n_input,
                 int padding, int n_channels, carray<std::int32_t, nb::ndim<2>> terms) {
@@ -34,7 +48,8 @@ static void def_moments(nb::module_& m, const char* name) {
         .def_prop_ro("n_input", &M::n_input)
         .def_prop_ro("n_channels", &M::n_channels)
         .def_prop_ro("n_terms", &M::n_terms)
-        .def("n_out", &M::n_out, nb::arg("kernel"), nb::arg("stride"), nb::arg("offset"))
+        .def("n_out", &M::n_out, nb::arg("kernel"), nb::arg("stride"), nb::arg("offset"),
+             "Number of pooling windows (N - offset - kernel) // stride + 1; ValueError if < 1.")
         .def("forward",
              [check_x](const M& k, carray<T, nb::ndim<3>> x, marray<C, nb::ndim<3>> out, int kernel, int stride,
                        int offset, int n_threads) {
@@ -47,7 +62,11 @@ static void def_moments(nb::module_& m, const char* name) {
                  k.forward(x.data(), x.shape(0), out.data(), kernel, stride, offset, n_threads);
              },
              nb::arg("x").noconvert(), nb::arg("out").noconvert(), nb::arg("kernel"), nb::arg("stride"),
-             nb::arg("offset"), nb::arg("n_threads") = 0, nb::call_guard<nb::gil_scoped_release>())
+             nb::arg("offset"), nb::arg("n_threads") = 0, nb::call_guard<nb::gil_scoped_release>(),
+             "forward(x, out, kernel, stride, offset, n_threads=0)\n\n"
+             "x: T (B, C, N) C-contiguous (no NaN/Inf); out: complex<T> (B, n_terms, n_out), overwritten\n"
+             "with out[b, t, w] = mean over n in [offset + w*stride, offset + w*stride + kernel) of the\n"
+             "term's series. n_threads <= 0: the process default. Bit-identical for any n_threads.")
         .def("backward",
              [check_x](const M& k, carray<T, nb::ndim<3>> x, carray<C, nb::ndim<3>> grad_out,
                        marray<T, nb::ndim<3>> grad_x, int kernel, int stride, int offset, int n_threads) {
@@ -68,7 +87,10 @@ static void def_moments(nb::module_& m, const char* name) {
              },
              nb::arg("x").noconvert(), nb::arg("grad_out").noconvert(), nb::arg("grad_x").noconvert(),
              nb::arg("kernel"), nb::arg("stride"), nb::arg("offset"), nb::arg("n_threads") = 0,
-             nb::call_guard<nb::gil_scoped_release>());
+             nb::call_guard<nb::gil_scoped_release>(),
+             "backward(x, grad_out, grad_x, kernel, stride, offset, n_threads=0)\n\n"
+             "VJP: grad_out complex<T> (B, n_terms, n_out) = dL/dRe(m) + i dL/dIm(m) (torch's convention);\n"
+             "grad_x T (B, C, N) is overwritten with dL/dx. Recomputes the forward series.");
 }
 
 void bind_moments(nb::module_& m) {
