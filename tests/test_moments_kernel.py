@@ -217,16 +217,21 @@ def test_real_series_have_zero_imaginary_part(dtype, rng):
     assert np.all(out[:, real_rows].imag == 0)
 
 
-def test_threads_bit_identical(rng):
-    J, N, C = 4, 256, 2
+@pytest.mark.parametrize("B,C,N,padding,K,S,o", [(5, 2, 256, 0, 16, 16, 0), (1, 3, 8192, 0, 512, 512, 256),
+                                                 (3, 1, 300, 1, 40, 16, 7), (1, 2, 9000, 0, 9000, 9000, 0)])
+def test_threads_bit_identical(B, C, N, padding, K, S, o, rng):
+    """1 vs 2 threads, forward and VJP, incl. a pyramid-like long single block (B=1, C=3,
+    K=S with an offset), overlapping windows and one long global window."""
+    J = 4
     terms = family_terms(J, C, cross=True)
     for dtype in (np.float32, np.float64):
-        k, _, _ = make(dtype, J, N, 0, C, terms)
-        x = rng.normal(size=(5, C, N)).astype(dtype)
-        g = (rng.normal(size=(5, len(terms), 16)) + 1j * rng.normal(size=(5, len(terms), 16))).astype(CDTYPE[dtype])
-        f1, f2 = run_forward(k, x, 16, 16, 0, 1), run_forward(k, x, 16, 16, 0, 2)
+        k, _, _ = make(dtype, J, N, padding, C, terms)
+        x = rng.normal(size=(B, C, N)).astype(dtype)
+        n_o = k.n_out(K, S, o)
+        g = (rng.normal(size=(B, len(terms), n_o)) + 1j * rng.normal(size=(B, len(terms), n_o))).astype(CDTYPE[dtype])
+        f1, f2 = run_forward(k, x, K, S, o, 1), run_forward(k, x, K, S, o, 2)
         assert np.array_equal(f1, f2)
-        b1, b2 = run_backward(k, x, g, 16, 16, 0, 1), run_backward(k, x, g, 16, 16, 0, 2)
+        b1, b2 = run_backward(k, x, g, K, S, o, 1), run_backward(k, x, g, K, S, o, 2)
         assert np.array_equal(b1, b2)
 
 
@@ -245,12 +250,14 @@ def test_zero_input_gives_zero(rng):
 # VJP
 
 
-@pytest.mark.parametrize("N,padding", [(64, 0), (63, 0), (64, 1)])
-def test_vjp_finite_differences(N, padding, rng):
-    """<grad_x, d> against the central difference of Re<g, m(x + h d)> (float64)."""
+@pytest.mark.parametrize("N,padding,random_filters", [(64, 0, False), (63, 0, False), (64, 1, False),
+                                                     (64, 0, True), (63, 1, True)])
+def test_vjp_finite_differences(N, padding, random_filters, rng):
+    """<grad_x, d> against the central difference of Re<g, m(x + h d)> (float64); random
+    filters are neither analytic nor symmetric (every filter path of the adjoint)."""
     J, C = 3, 2
     terms = family_terms(J, C, cross=True)
-    k, _, _ = make(np.float64, J, N, padding, C, terms)
+    k, _, _ = make(np.float64, J, N, padding, C, terms, random_filters=random_filters)
     K, S, o = 16, 12, 2
     x = rng.normal(size=(2, C, N))
     n_o = k.n_out(K, S, o)
