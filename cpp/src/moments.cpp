@@ -614,10 +614,12 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                               sizeof(C) * max_members_ * static_cast<std::size_t>(N) * (bwd ? 2 : 1);
     std::size_t nb = std::min<std::size_t>(batch, std::max<std::size_t>(1, 2 * static_cast<std::size_t>(nt)));
     nb = std::max<std::size_t>(1, std::min(nb, kMemBudget / std::max<std::size_t>(per_b, 1)));
-    std::vector<T> spec(nb * n_spec * spec_len_);
-    std::vector<C> ser(nb * max_members_ * static_cast<std::size_t>(N));
-    std::vector<C> gser(bwd ? ser.size() : 0);
-    std::vector<T> accs(bwd ? nb * n_spec * acc_len_ : 0);
+    // Uninitialised: every buffer is fully written (spectra, series) or zeroed (gradient
+    // series per block, accumulators in phases A / E / G1) before it is read.
+    AlignedBuffer<T> spec(nb * n_spec * spec_len_);
+    AlignedBuffer<C> ser(nb * max_members_ * static_cast<std::size_t>(N));
+    AlignedBuffer<C> gser(bwd ? ser.size() : 0);
+    AlignedBuffer<T> accs(bwd ? nb * n_spec * acc_len_ : 0);
 
     // Forward pooling items: segments of consecutive windows (>= kSegSamples samples).
     const int seg_w = std::max(1, static_cast<int>(std::min<long long>(n_o, kSegSamples / stride)));
