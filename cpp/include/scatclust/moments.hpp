@@ -20,15 +20,19 @@
 //   (even outputs from its first half, odd outputs reversed and conjugated from its second
 //   half). This halves the FFT work of the textbook length-2N route. Odd N and periodic
 //   padding use that textbook route (r2c of the padded signal, c2c inverse of size P).
-// - Filters are multiplied over their runs of non-zero bins only.
+// - Filters are multiplied only over their band of non-zero bins (fast path; the twiddle and
+//   1/P are folded into complex coefficients) or their runs of non-zero bins (textbook path).
+// - An envelope spectrum is produced by the group that holds s1[j1] when that group comes
+//   first (no second computation of s1[j1]); otherwise up front (phase E).
 // - Series are grouped: connected components of the graph whose edges are PROD terms
 //   (without cross terms, one group per (channel, j2): s1[j2] and all s2[., j2]). Only the
 //   series of one group are held at a time (memory ~ group size x N per batch element, plus
 //   the envelope spectra), and all terms of a group are evaluated in one pass over time in
 //   cache-sized chunks.
-// - Pooled sums are accumulated in double (products of T values formed in double), four
-//   lanes per window chunk combined in a fixed order; every output is computed by one thread
-//   with a thread-count-independent order, so results are bit-identical for any n_threads.
+// - Pooled sums are blocked: 32 samples are summed in 8 lanes of T (products in T), each
+//   block's lanes are folded into double in a fixed order and the block sums accumulated in
+//   double. Every output is computed by one thread in an order fixed by absolute sample
+//   positions, so results are bit-identical for any n_threads.
 // - OpenMP: work items (batch element x channel / envelope / group member / time segment)
 //   within a chunk of batch elements, dynamic schedule.
 //
