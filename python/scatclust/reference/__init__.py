@@ -23,6 +23,7 @@ from .filter_bank import (
     temporal_support,
 )
 from .wavelet import pad, scattering_first_layer, wavelet_transform
+from . import spectra_filter_bank
 
 __all__ = [
     "border_indices",
@@ -41,3 +42,4 @@ __all__ = [
     "temporal_support",
     "wavelet_transform",
 ]
+__all__ += ["spectra_filter_bank"]
