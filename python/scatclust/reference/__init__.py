@@ -24,6 +24,7 @@ from .filter_bank import (
 )
 from .wavelet import pad, scattering_first_layer, wavelet_transform
 from . import spectra_filter_bank
+from . import spectra
 
 __all__ = [
     "border_indices",
@@ -42,4 +43,4 @@ __all__ = [
     "temporal_support",
     "wavelet_transform",
 ]
-__all__ += ["spectra_filter_bank"]
+__all__ += ["spectra", "spectra_filter_bank"]
