@@ -589,6 +589,10 @@ class ScatteringSpectra:
                 f"as_real={self.as_real}; {self.n_coefficients} coefficients)")
 
 
+# Count formula as a static method: ScatteringSpectra.count(J, families, C, cross_channel, as_real).
+ScatteringSpectra.count = staticmethod(n_coefficients)
+
+
 class _CoreHandle:
     """A kernel object and its number of terms (what the autograd Function needs)."""
 
