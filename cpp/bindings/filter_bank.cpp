@@ -58,4 +58,23 @@ void bind_filter_bank(nb::module_& m) {
             return vec_to_numpy(b.psi2_f, {b.psi2.size(), static_cast<size_t>(b.N_padded)}); }, nb::rv_policy::move)
         .def_prop_ro("phi_f", [](const sc::MorletFilterBank& b) {
             return vec_to_numpy(b.phi_f, {static_cast<size_t>(b.N_padded)}); }, nb::rv_policy::move);
+
+    m.def("battle_lemarie_psi_hat", [](double w) { return sc::battle_lemarie_psi_hat(w); }, nb::arg("omega"));
+    m.def("battle_lemarie_phi_hat", [](double w) { return sc::battle_lemarie_phi_hat(w); }, nb::arg("omega"));
+    m.attr("BATTLE_LEMARIE_XI") = sc::kBattleLemarieXi;
+    m.attr("BATTLE_LEMARIE_SIGMA") = sc::kBattleLemarieSigma;
+    nb::class_<sc::SpectraFilterBank>(m, "SpectraFilterBankCore")
+        .def(nb::init<int, int, const std::string&, const std::string&>(), nb::arg("N"), nb::arg("J"),
+             nb::arg("wavelet"), nb::arg("padding"), nb::call_guard<nb::gil_scoped_release>())
+        .def_ro("N", &sc::SpectraFilterBank::N)
+        .def_ro("J", &sc::SpectraFilterBank::J)
+        .def_ro("P", &sc::SpectraFilterBank::P)
+        .def_ro("xi", &sc::SpectraFilterBank::xi)
+        .def_ro("sigma", &sc::SpectraFilterBank::sigma)
+        .def_ro("cut", &sc::SpectraFilterBank::cut)
+        .def_ro("phi_cut", &sc::SpectraFilterBank::phi_cut)
+        .def_prop_ro("psi_f", [](const sc::SpectraFilterBank& b) {
+            return vec_to_numpy(b.psi_f, {static_cast<size_t>(b.J), static_cast<size_t>(b.P)}); }, nb::rv_policy::move)
+        .def_prop_ro("phi_f", [](const sc::SpectraFilterBank& b) {
+            return vec_to_numpy(b.phi_f, {static_cast<size_t>(b.P)}); }, nb::rv_policy::move);
 }

@@ -215,4 +215,93 @@ MorletFilterBank::MorletFilterBank(int N_, int J_, int Q1_, int Q2_, double T_, 
     }
 }
 
+namespace {
+
+// R(c, s) with c = cos^2 t, s = sin^2 t: the numerator of S8(2t) sin^8(t).
+inline double bl_r(double c, double s) {
+    return (5.0 + 30.0 * c + 30.0 * s * c + 70.0 * c * c + 2.0 * s * s * c + 2.0 * s * s * s / 3.0) /
+           (105.0 * 256.0);
+}
+
+inline double sinc4(double t) {
+    if (std::abs(t) < 1e-4) {  // Taylor: (1 - t^2/6)^4 ~ 1 - 2t^2/3, error < 1e-16
+        return 1.0 - 2.0 * t * t / 3.0;
+    }
+    const double v = std::sin(t) / t;
+    return (v * v) * (v * v);
+}
+
+}  // namespace
+
+double battle_lemarie_phi_hat(double omega) {
+    const double t = 0.5 * omega;
+    const double c = std::cos(t), s = std::sin(t);
+    return sinc4(t) / (16.0 * std::sqrt(bl_r(c * c, s * s)));
+}
+
+double battle_lemarie_psi_hat(double omega) {
+    const double t = 0.25 * omega;
+    const double c = std::cos(t), s = std::sin(t);
+    const double c2 = c * c, s2 = s * s;
+    // cos^2(2t) = (c2 - s2)^2, sin^2(2t) = 4 c2 s2; R(t + pi/2) swaps c2 and s2.
+    const double num = bl_r(s2, c2);
+    const double den = bl_r((c2 - s2) * (c2 - s2), 4.0 * c2 * s2) * bl_r(c2, s2);
+    return sinc4(t) * (s2 * s2) / 16.0 * std::sqrt(num / den);
+}
+
+SpectraFilterBank::SpectraFilterBank(int N_, int J_, const std::string& wavelet_, const std::string& padding_)
+    : N(N_), J(J_), wavelet(wavelet_), padding(padding_) {
+    require(J >= 1 && J <= 24, "J=", J, " must be in [1, 24] (number of octaves)");
+    require(N >= 2, "N=", N, " must be >= 2 (signal length in samples)");
+    require(N >= (1 << J), "N=", N, " is shorter than 2**J=", 1 << J,
+            ": the largest wavelet does not fit; use J <= ", static_cast<int>(std::floor(std::log2(N))),
+            " or a longer signal");
+    require(wavelet == "battle_lemarie" || wavelet == "morlet", "wavelet='", wavelet,
+            "' must be 'battle_lemarie' or 'morlet'");
+    require(padding == "symmetric" || padding == "periodic", "padding='", padding,
+            "' must be 'symmetric' or 'periodic'");
+    require(N <= (1 << 29), "N=", N, " must be <= 2**29");
+    P = padding == "symmetric" ? 2 * N : N;
+    xi.resize(J);
+    sigma.resize(J);
+    cut.resize(J);
+    psi_f.assign(static_cast<std::size_t>(J) * P, 0.0);
+    phi_f.assign(P, 0.0);
+    const int half = P / 2;  // last non-negative frequency index
+    for (int j = 0; j < J; ++j) xi[j] = kSpectraXi0 * std::ldexp(1.0, -j);
+    if (wavelet == "battle_lemarie") {
+        // Main lobes: |psi^| increases then decreases on (0, 4 pi) and its first local
+        // minimum for w > 0 is the zero w = 4 pi; phi^ decreases on (0, 2 pi) down to its zero
+        // at 2 pi. Cutting at these w (not at a sampled minimum) is exact on any grid and
+        // immune to the rounding noise on phi^'s flat top.
+        const double psi_end = 4.0 * M_PI, phi_end = 2.0 * M_PI;
+        for (int j = 0; j < J; ++j) {
+            sigma[j] = xi[j] * kBattleLemarieSigma / kBattleLemarieXi;
+            const double scale = 2.0 * M_PI * kBattleLemarieXi / xi[j] / P;  // radians per bin
+            double* row = psi_f.data() + static_cast<std::size_t>(j) * P;
+            cut[j] = 0;
+            for (int k = 0; k <= half && scale * k <= psi_end; ++k) {
+                row[k] = battle_lemarie_psi_hat(scale * k);
+                cut[j] = k;
+            }
+        }
+        const double scale = 2.0 * M_PI * kBattleLemarieXi / xi[J - 1] / P;
+        phi_cut = 0;
+        for (int k = 0; k <= half && scale * k <= phi_end; ++k) {
+            phi_f[k] = battle_lemarie_phi_hat(scale * k);
+            if (k > 0) phi_f[P - k] = phi_f[k];  // symmetric (even P: Nyquist is its own mirror)
+            phi_cut = k;
+        }
+    } else {
+        // Same bandwidth rule (Q = 1, r_psi = sqrt(1/2)) as MorletFilterBank(kind="spectra").
+        for (int j = 0; j < J; ++j) {
+            sigma[j] = sigma_of_xi(xi[j], 1, 0.7071067811865476);
+            morlet_1d(P, xi[j], sigma[j], psi_f.data() + static_cast<std::size_t>(j) * P);
+            cut[j] = half;
+        }
+        morlet_1d(P, 0.0, 0.1 / std::ldexp(1.0, J), phi_f.data());
+        phi_cut = half;
+    }
+}
+
 }  // namespace scatclust

@@ -11,6 +11,8 @@ from ._filter_bank import MorletFilterBank
 from ._stft import STFT, get_window, istft, stft
 from ._threads import get_num_threads, set_num_threads, threads
 from ._wavelet import WaveletTransform
+from ._spectra_filter_bank import SpectraFilterBank
+from ._spectra import ScatteringSpectra
 
 __version__ = "0.1.0"
 
@@ -27,3 +29,4 @@ __all__ = [
     "stft",
     "threads",
 ]
+__all__ += ["ScatteringSpectra", "SpectraFilterBank"]

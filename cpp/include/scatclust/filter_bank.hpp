@@ -55,4 +55,56 @@ struct MorletFilterBank {
     std::vector<int> ind_start, ind_end; // unpadding bounds after 2^k subsampling, k = 0..max(log2_T,J)
 };
 
+// ---------------------------------------------------------------------------------------
+// Scattering-spectra filter banks (one analytic wavelet per octave, Q = 1).
+//
+// Battle–Lemarié (cubic spline, Mallat "A Wavelet Tour of Signal Processing", sec. 7.1):
+//   with S8(w) = sum_k (w + 2k pi)^-8 = R(cos^2(w/2), sin^2(w/2)) / sin^8(w/2),
+//   R(c, s) = (5 + 30c + 30sc + 70c^2 + 2s^2c + 2s^3/3) / (105 * 2^8),
+//   scaling function  phi^(w) = w^-4 / sqrt(S8(w)),
+//   wavelet       |psi^(w)| = w^-4 sqrt(S8(w/2 + pi) / (S8(w) S8(w/2)))
+//   (the phase exp(-iw/2) is dropped: real, zero-phase filters). Both are evaluated in the
+//   singularity-free form obtained by writing every S8 with R and cancelling the sines:
+//   phi^(w) = sinc4(w/2) / (16 sqrt(R(w/2))),
+//   |psi^(w)| = sinc4(w/4) sin^4(w/4) / 16 * sqrt(R(w/4 + pi/2) / (R(w/2) R(w/4))),
+//   sinc4(t) = (sin t / t)^4, R(t) = R(cos^2 t, sin^2 t). phi^(0) = 1; the main lobe of psi^
+//   ends at its zero w = 4 pi.
+// Centre frequency: the energy centroid of the mother wavelet's main lobe,
+//   xi_BL = int_0^2 f |psi^(2 pi f)|^2 df / int_0^2 |psi^(2 pi f)|^2 df  (cycles per unit),
+//   and its RMS bandwidth sigma_BL (same weights); values by adaptive quadrature, recomputed
+//   independently in scatclust.reference and tested to 1e-12.
+// Wavelet j (j = 0..J-1) on P samples: psi_j[k] = |psi^(2 pi f_k s_j)| with s_j = xi_BL / xi_j,
+//   xi_j = 0.425 * 2^-j cycles/sample, f_k = k / P, for the non-negative frequencies
+//   k = 0..floor(P/2) (Nyquist included); negative frequencies are zero (analytic). Tails:
+//   |psi^| rises then falls on (0, 4 pi); its first local minimum for w > 0 is its zero at
+//   w = 4 pi, and every sample with w > 4 pi (the side lobes) is set to zero. In cycles per
+//   sample the kept band is [0, 2 xi_j / xi_BL] = [0, 2.634 xi_j], cut at Nyquist for j = 0, 1.
+// Low-pass: phi[k] = phi^(2 pi f_k s_{J-1}) with signed f_k (numpy fftfreq order), the same
+//   dilation as the last wavelet, so that |phi|^2 + sum_j |psi_j|^2 = 1 on positive
+//   frequencies before cutting (orthonormal-wavelet identity); phi^ falls on (0, 2 pi) to
+//   its first local minimum, the zero at |w| = 2 pi, beyond which phi is set to zero
+//   (|f| > xi_{J-1} / xi_BL). phi[0] = 1.
+inline constexpr double kBattleLemarieXi = 0.7592762123528923;
+inline constexpr double kBattleLemarieSigma = 0.16880655983415793;
+inline constexpr double kSpectraXi0 = 0.425;  // xi_0 of the scattering-spectra banks, cycles/sample
+
+double battle_lemarie_psi_hat(double omega);  // |psi^(omega)|, omega in radians per unit
+double battle_lemarie_phi_hat(double omega);  // phi^(omega)
+
+// Filters of the scattering-spectra front end, sampled at P points (P = 2N for symmetric
+// padding, N for periodic). wavelet "battle_lemarie" (above) or "morlet" (morlet_1d with
+// xi_j = 0.425 * 2^-j, sigma_j from the Q = 1 rule of MorletFilterBank(kind="spectra"),
+// Gaussian phi with sigma = 0.1 / 2^J; not truncated, negative frequencies hold the
+// -kappa Gaussian zero-mean correction).
+struct SpectraFilterBank {
+    SpectraFilterBank(int N, int J, const std::string& wavelet, const std::string& padding);
+    int N = 0, J = 0, P = 0;
+    std::string wavelet, padding;
+    std::vector<double> xi, sigma;  // (J) centre frequencies and bandwidths, cycles/sample
+    std::vector<int> cut;           // (J) last non-zero index kept on the positive side
+    int phi_cut = 0;                // last non-zero index of phi on the positive side
+    std::vector<double> psi_f;      // (J, P)
+    std::vector<double> phi_f;      // (P)
+};
+
 }  // namespace scatclust

@@ -23,6 +23,8 @@ from .filter_bank import (
     temporal_support,
 )
 from .wavelet import pad, scattering_first_layer, wavelet_transform
+from . import spectra_filter_bank
+from . import spectra
 
 __all__ = [
     "border_indices",
@@ -41,3 +43,4 @@ __all__ = [
     "temporal_support",
     "wavelet_transform",
 ]
+__all__ += ["spectra", "spectra_filter_bank"]
