@@ -143,11 +143,16 @@ def test_tails_cut_after_first_minimum():
 def test_littlewood_paley(N, J, padding):
     fb = scatclust.SpectraFilterBank(N, J, padding=padding)
     lp = fb.littlewood_paley()
-    pos = slice(1, fb.P // 2)
+    f = np.arange(fb.P // 2 + 1) / fb.P
+    below = (f > 0) & (f <= 0.4)
     # <= 1 everywhere (the identity sums to 1 before the cuts); >= 0.84 on positive
-    # frequencies (the worst loss, from the cut side lobes, is about 15% at a bin).
+    # frequencies below the Nyquist taper (the worst loss, from the cut side lobes, is about
+    # 15% at a bin); over the taper (0.4, 0.5] at least the taper's square times that bound.
     assert lp.max() <= 1 + 1e-12
-    assert lp[pos].min() > 0.84
+    assert lp[: f.size][below].min() > 0.84
+    taper = ref.nyquist_taper(f[f > 0.4])
+    assert np.all(lp[: f.size][f > 0.4] >= 0.84 * taper**2 - 1e-15)
+    assert lp[fb.P // 2] == 0.0  # analytic and C^1: nothing at Nyquist
     assert lp[0] == pytest.approx(1.0, abs=1e-15)
 
 

@@ -233,6 +233,18 @@ inline double sinc4(double t) {
 
 }  // namespace
 
+double nyquist_taper(double f) {
+    // A filter that is non-zero at Nyquist and zero beyond (analytic) has a jump there, i.e. a
+    // 1/t tail in time (measured on psi_0: 6e-4 of its peak 1024 samples away). A raised cosine
+    // from 1 at f = 0.4 to 0 at f = 0.5 makes the filter C^1: its tail falls like 1/t^3
+    // (6e-9 at 1024 samples), so block transforms with margins and window edges stay local.
+    // Only j = 0, 1 (and phi for J = 1) reach past 0.4; their centroids move down (0.386 to
+    // 0.356 cycles/sample for psi_0, whose untapered main lobe would reach 1.12).
+    if (f <= kNyquistTaperStart) return 1.0;
+    if (f >= 0.5) return 0.0;
+    return 0.5 * (1.0 + std::cos(M_PI * (f - kNyquistTaperStart) / (0.5 - kNyquistTaperStart)));
+}
+
 double battle_lemarie_phi_hat(double omega) {
     const double t = 0.5 * omega;
     const double c = std::cos(t), s = std::sin(t);
@@ -273,7 +285,9 @@ SpectraFilterBank::SpectraFilterBank(int N_, int J_, const std::string& wavelet_
         // Main lobes: |psi^| increases then decreases on (0, 4 pi) and its first local
         // minimum for w > 0 is the zero w = 4 pi; phi^ decreases on (0, 2 pi) down to its zero
         // at 2 pi. Cutting at these w (not at a sampled minimum) is exact on any grid and
-        // immune to the rounding noise on phi^'s flat top.
+        // immune to the rounding noise on phi^'s flat top. Lobes that reach past Nyquist
+        // (j = 0, 1; phi for J = 1) are tapered to zero over [0.4, 0.5] cycles/sample (see
+        // nyquist_taper) so that the analytic filter has no jump at Nyquist.
         const double psi_end = 4.0 * M_PI, phi_end = 2.0 * M_PI;
         for (int j = 0; j < J; ++j) {
             sigma[j] = xi[j] * kBattleLemarieSigma / kBattleLemarieXi;
@@ -281,14 +295,14 @@ SpectraFilterBank::SpectraFilterBank(int N_, int J_, const std::string& wavelet_
             double* row = psi_f.data() + static_cast<std::size_t>(j) * P;
             cut[j] = 0;
             for (int k = 0; k <= half && scale * k <= psi_end; ++k) {
-                row[k] = battle_lemarie_psi_hat(scale * k);
+                row[k] = battle_lemarie_psi_hat(scale * k) * nyquist_taper(static_cast<double>(k) / P);
                 cut[j] = k;
             }
         }
         const double scale = 2.0 * M_PI * kBattleLemarieXi / xi[J - 1] / P;
         phi_cut = 0;
         for (int k = 0; k <= half && scale * k <= phi_end; ++k) {
-            phi_f[k] = battle_lemarie_phi_hat(scale * k);
+            phi_f[k] = battle_lemarie_phi_hat(scale * k) * nyquist_taper(static_cast<double>(k) / P);
             if (k > 0) phi_f[P - k] = phi_f[k];  // symmetric (even P: Nyquist is its own mirror)
             phi_cut = k;
         }

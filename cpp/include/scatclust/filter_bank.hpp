@@ -87,6 +87,10 @@ struct MorletFilterBank {
 inline constexpr double kBattleLemarieXi = 0.7592762123528923;
 inline constexpr double kBattleLemarieSigma = 0.16880655983415793;
 inline constexpr double kSpectraXi0 = 0.425;  // xi_0 of the scattering-spectra banks, cycles/sample
+// Battle–Lemarié lobes that reach past Nyquist are multiplied by a raised cosine falling from
+// 1 at f = kNyquistTaperStart to 0 at f = 0.5 cycles/sample (nyquist_taper).
+inline constexpr double kNyquistTaperStart = 0.4;
+double nyquist_taper(double f);
 
 double battle_lemarie_psi_hat(double omega);  // |psi^(omega)|, omega in radians per unit
 double battle_lemarie_phi_hat(double omega);  // phi^(omega)

@@ -21,7 +21,9 @@ x86-64) and round to float64 at the end.
 Tails: |psi^| rises and falls on (0, 4 pi) and its first local minimum for w > 0 is its
 zero w = 4 pi; phi^ falls on (0, 2 pi) to its zero at 2 pi. Samples beyond these points are
 set to zero (:func:`cut_after_first_minimum` is the sampled version, used to check that
-the two rules agree where the sampling resolves the lobe).
+the two rules agree where the sampling resolves the lobe). Lobes that reach past Nyquist
+(psi_0, psi_1, and phi for J = 1) are multiplied by :func:`nyquist_taper`, which falls from
+1 at 0.4 to 0 at 0.5 cycles/sample: the analytic filter then has no jump at Nyquist.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ __all__ = [
     "battle_lemarie_psi_hat",
     "battle_lemarie_constants",
     "cut_after_first_minimum",
+    "nyquist_taper",
     "spectra_filter_bank",
 ]
 
@@ -122,6 +125,18 @@ def _morlet_sigma(xi):
     return xi * (1 - 0.5) / (1 + 0.5) / math.sqrt(2 * math.log(1 / math.sqrt(0.5)))
 
 
+NYQUIST_TAPER_START = 0.4
+
+
+def nyquist_taper(f):
+    """Raised cosine: 1 for f <= 0.4, 0.5 (1 + cos(pi (f - 0.4) / 0.1)) up to 0 at f = 0.5
+    cycles/sample. Applied to the lobes that reach past Nyquist (psi_0, psi_1, phi for J = 1)
+    so that the analytic filters have no jump at Nyquist (a 1/t tail in time)."""
+    f = np.asarray(f, dtype=np.float64)
+    t = np.clip((f - NYQUIST_TAPER_START) / (0.5 - NYQUIST_TAPER_START), 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * t))
+
+
 def spectra_filter_bank(N, J, wavelet="battle_lemarie", padding="symmetric", constants=None):
     """Filters of the scattering spectra, as ``scatclust.SpectraFilterBank`` builds them.
 
@@ -153,11 +168,11 @@ def spectra_filter_bank(N, J, wavelet="battle_lemarie", padding="symmetric", con
         for j in range(J):
             w = 2 * np.pi * xi_bl / xi[j] / P * k
             keep = w <= 4 * np.pi
-            psi_f[j, : half + 1] = np.where(keep, battle_lemarie_psi_hat(w), 0.0)
+            psi_f[j, : half + 1] = np.where(keep, battle_lemarie_psi_hat(w), 0.0) * nyquist_taper(k / P)
             cuts.append(int(np.nonzero(keep)[0][-1]))
         w = 2 * np.pi * xi_bl / xi[-1] / P * k
         keep = w <= 2 * np.pi
-        side = np.where(keep, battle_lemarie_phi_hat(w), 0.0)
+        side = np.where(keep, battle_lemarie_phi_hat(w), 0.0) * nyquist_taper(k / P)
         phi_cut = int(np.nonzero(keep)[0][-1])
         f = np.fft.fftfreq(P)
         phi_f = side[np.rint(np.abs(f) * P).astype(int)]
