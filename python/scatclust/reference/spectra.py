@@ -17,6 +17,7 @@ No attempt at speed or memory economy; torch autograd gives the gradient.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 __all__ = ["scattering_spectra", "FAMILIES", "CROSS_FAMILIES"]
@@ -67,8 +68,8 @@ def scattering_spectra(x, psi_f, phi_f, padding="symmetric", families=FAMILIES, 
     """
     B, C, N = x.shape
     cdtype = torch.complex64 if x.dtype == torch.float32 else torch.complex128
-    psi = torch.as_tensor(psi_f, dtype=x.dtype)
-    phi = torch.as_tensor(phi_f, dtype=x.dtype)
+    psi = torch.tensor(np.array(psi_f), dtype=x.dtype)  # copies (filters may be read-only)
+    phi = torch.tensor(np.array(phi_f), dtype=x.dtype)
     J = psi.shape[0]
     if kernel is None:
         kernel, stride, offset = N, N, 0
