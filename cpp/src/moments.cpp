@@ -44,28 +44,135 @@ struct UnionFind {
     }
 };
 
-// Sum over i < n of the pair (re, im) that f(i, re, im) produces, in double, with four
-// independent lanes (vectorisable without reassociation) combined in a fixed order.
-template <class F>
-inline void lane_sum(int n, F f, double& sr, double& si) {
-    double ar[4] = {0, 0, 0, 0}, ai[4] = {0, 0, 0, 0};
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (int l = 0; l < 4; ++l) {
-            double r, m;
-            f(i + l, r, m);
-            ar[l] += r;
-            ai[l] += m;
+// Pooled-sum kernels over interleaved complex arrays: u, v hold 2 * len values of T.
+// Blocks of kSumBlock samples are summed in T lanes (8 values = 4 complex samples per step,
+// vectorisable without reassociation), each block's lanes are folded into double in a fixed
+// order and the block sums are accumulated in double (blocked summation: the error is that of
+// a kSumBlock / 4-term sum in T plus double accumulation, independent of the thread count).
+constexpr int kSumBlock = 32;
+
+template <class T>
+inline double fold8(const T* p) {
+    return ((double(p[0]) + double(p[1])) + (double(p[2]) + double(p[3]))) +
+           ((double(p[4]) + double(p[5])) + (double(p[6]) + double(p[7])));
+}
+
+// sum u (MEAN)
+template <class T>
+void sum_mean(const T* u, int len, double& sr, double& si) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        T p[8] = {};
+        int i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int l = 0; l < 8; ++l) p[l] += a[2 * i + l];
+        double re = (double(p[0]) + double(p[2])) + (double(p[4]) + double(p[6]));
+        double im = (double(p[1]) + double(p[3])) + (double(p[5]) + double(p[7]));
+        for (; i < n; ++i) re += a[2 * i], im += a[2 * i + 1];
+        sr += re;
+        si += im;
+    }
+}
+
+// sum |u| (ABS)
+template <class T>
+void sum_abs(const T* u, int len, double& sr) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        T p[8] = {};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; ++l) {
+                const T x = a[2 * (i + l)], y = a[2 * (i + l) + 1];
+                p[l] += std::sqrt(x * x + y * y);
+            }
+        double re = fold8(p);
+        for (; i < n; ++i) {
+            const T x = a[2 * i], y = a[2 * i + 1];
+            re += std::sqrt(x * x + y * y);
+        }
+        sr += re;
+    }
+}
+
+// sum |u|^2 (PROD of a series with itself)
+template <class T>
+void sum_sq(const T* u, int len, double& sr) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        T p[8] = {};
+        int i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int l = 0; l < 8; ++l) p[l] += a[2 * i + l] * a[2 * i + l];
+        double re = fold8(p);
+        for (; i < n; ++i) re += a[2 * i] * a[2 * i] + a[2 * i + 1] * a[2 * i + 1];
+        sr += re;
+    }
+}
+
+// sum u conj(v) (PROD): Re = sum(ar br + ai bi), Im = sum(ai br - ar bi). Lanes p hold the
+// products of equal positions, q those of swapped pairs (q even: ar bi, q odd: ai br).
+template <class T>
+void sum_prod(const T* u, const T* v, int len, double& sr, double& si) {
+    for (int i0 = 0; i0 < len; i0 += kSumBlock) {
+        const int n = std::min(kSumBlock, len - i0);
+        const T* a = u + 2 * i0;
+        const T* b = v + 2 * i0;
+        T p[8] = {}, q[8] = {};
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            for (int l = 0; l < 8; ++l) p[l] += a[2 * i + l] * b[2 * i + l];
+            for (int l = 0; l < 8; ++l) q[l] += a[2 * i + l] * b[2 * i + (l ^ 1)];
+        }
+        double re = fold8(p);
+        double im = ((double(q[1]) - double(q[0])) + (double(q[3]) - double(q[2]))) +
+                    ((double(q[5]) - double(q[4])) + (double(q[7]) - double(q[6])));
+        for (; i < n; ++i) {
+            re += a[2 * i] * b[2 * i] + a[2 * i + 1] * b[2 * i + 1];
+            im += a[2 * i + 1] * b[2 * i] - a[2 * i] * b[2 * i + 1];
+        }
+        sr += re;
+        si += im;
+    }
+}
+
+// Adjoint of one term over len samples, given the spread pooled gradient g = (gr(i), gi(i)):
+// kind 0 MEAN: ga += g; 1 ABS: ga += Re(g) u / |u| (0 where u == 0); 3 PROD of a series with
+// itself: ga += 2 Re(g) u; 2 PROD: ga += g v, gb += conj(g) u.
+template <class T, class GR, class GI>
+inline void term_adjoint(int kind, const T* u, const T* v, T* ga, T* gb, int len, GR gr, GI gi) {
+    if (kind == 0) {
+        for (int i = 0; i < len; ++i) {
+            ga[2 * i] += gr(i);
+            ga[2 * i + 1] += gi(i);
+        }
+    } else if (kind == 1) {
+        for (int i = 0; i < len; ++i) {
+            const T a = u[2 * i], b = u[2 * i + 1];
+            const T r = std::sqrt(a * a + b * b);
+            const T sc = gr(i) / (r > T(0) ? r : T(1));  // u == 0 -> adds 0 (|z|' := 0)
+            ga[2 * i] += sc * a;
+            ga[2 * i + 1] += sc * b;
+        }
+    } else if (kind == 3) {
+        for (int i = 0; i < len; ++i) {
+            const T sc = T(2) * gr(i);
+            ga[2 * i] += sc * u[2 * i];
+            ga[2 * i + 1] += sc * u[2 * i + 1];
+        }
+    } else {
+        for (int i = 0; i < len; ++i) {
+            const T r = gr(i), m = gi(i);
+            const T a = u[2 * i], b = u[2 * i + 1], c = v[2 * i], d = v[2 * i + 1];
+            ga[2 * i] += r * c - m * d;
+            ga[2 * i + 1] += r * d + m * c;
+            gb[2 * i] += r * a + m * b;
+            gb[2 * i + 1] += r * b - m * a;
         }
     }
-    for (int l = 0; i < n; ++i, ++l) {
-        double r, m;
-        f(i, r, m);
-        ar[l] += r;
-        ai[l] += m;
-    }
-    sr += (ar[0] + ar[1]) + (ar[2] + ar[3]);
-    si += (ai[0] + ai[1]) + (ai[2] + ai[3]);
 }
 
 // First / last window index whose support [o + tS, o + tS + K) meets [c0, c1) (c1 > o).
@@ -120,18 +227,19 @@ ScatteringMoments<T>::ScatteringMoments(const double* psi_f, int J, int n_padded
     // ---- filters
     const int nf = J + 1;
     real_.assign(nf, 0);
-    runs_p_.resize(nf);
-    runs_m_.resize(nf);
     runs_q_.resize(nf);
-    tw_range_.assign(nf, {0, 0});
+    band_.assign(nf, {0, 0});
+    has_m_.assign(nf, 0);
+    coef_off_.assign(nf + 1, 0);
+    std::vector<std::complex<double>> twd;
     if (fast_) {
-        hp_.assign(static_cast<std::size_t>(nf) * N, T(0));
-        hm_.assign(static_cast<std::size_t>(nf) * N, T(0));
         tw_.resize(N);
+        twd.resize(N);
         const double pi = std::acos(-1.0);
         for (int k = 0; k < N; ++k) {
             const double a = pi * k / (2.0 * N);
-            tw_[k] = C(static_cast<T>(std::cos(a)), static_cast<T>(std::sin(a)));
+            twd[k] = std::complex<double>(std::cos(a), std::sin(a));
+            tw_[k] = C(static_cast<T>(twd[k].real()), static_cast<T>(twd[k].imag()));
         }
     } else {
         hq_.assign(static_cast<std::size_t>(nf) * P, T(0));
@@ -145,25 +253,33 @@ ScatteringMoments<T>::ScatteringMoments(const double* psi_f, int J, int n_padded
         bool herm = true;
         for (int k = 1; k < P && herm; ++k) herm = hv[k] == hv[P - k];
         real_[f] = herm;
-        for (double& v : hv) v = static_cast<double>(static_cast<T>(v / P));  // what the kernel multiplies by
+        for (double& v : hv) v /= P;
         if (fast_) {
-            std::vector<double> lo(hv.begin(), hv.begin() + N), hi(N, 0.0);
-            for (int k = 1; k < N; ++k) hi[k] = hv[k + N];  // k = 0 pairs with C[N] = 0
+            // pairs with C[k] (bin k) and with C[N-k] (bin k + N, k >= 1; C[N] = 0)
+            int lo = N, hi = 0;
             for (int k = 0; k < N; ++k) {
-                hp_[static_cast<std::size_t>(f) * N + k] = static_cast<T>(lo[k]);
-                hm_[static_cast<std::size_t>(f) * N + k] = static_cast<T>(hi[k]);
+                const bool nz_p = static_cast<T>(hv[k]) != T(0);
+                const bool nz_m = k >= 1 && static_cast<T>(hv[k + N]) != T(0);
+                if (nz_m) has_m_[f] = 1;
+                if (nz_p || nz_m) lo = std::min(lo, k), hi = std::max(hi, k + 1);
             }
-            runs_p_[f] = nonzero_runs(lo, 0, N);
-            runs_m_[f] = nonzero_runs(hi, 1, N);
-            int a = N, b = 0;
-            for (auto& r : runs_p_[f]) a = std::min(a, r.first), b = std::max(b, r.second);
-            for (auto& r : runs_m_[f]) a = std::min(a, r.first), b = std::max(b, r.second);
-            tw_range_[f] = a < b ? std::make_pair(a, b) : std::make_pair(0, 0);
+            if (lo >= hi) lo = hi = 0;
+            band_[f] = {lo, hi};
+            coef_off_[f + 1] = coef_off_[f] + (hi - lo);
+            for (int k = lo; k < hi; ++k) {
+                const std::complex<double> p = twd[k] * static_cast<double>(static_cast<T>(hv[k]));
+                const std::complex<double> m =
+                    k >= 1 ? std::complex<double>(0, -1) * twd[k] * static_cast<double>(static_cast<T>(hv[k + N]))
+                           : 0.0;
+                ap_.emplace_back(static_cast<T>(p.real()), static_cast<T>(p.imag()));
+                am_.emplace_back(static_cast<T>(m.real()), static_cast<T>(m.imag()));
+            }
         } else {
             for (int k = 0; k < P; ++k) hq_[static_cast<std::size_t>(f) * P + k] = static_cast<T>(hv[k]);
             runs_q_[f] = nonzero_runs(hv, 0, P);
         }
     }
+    if (!fast_) tw_.clear();
 
     // ---- series table
     j1_.assign(n_series_, -1);
@@ -239,6 +355,7 @@ ScatteringMoments<T>::ScatteringMoments(const double* psi_f, int J, int n_padded
         m.node = node;
         m.filter = filt_[i];
         m.source = i <= J ? c : C_ + env_index[static_cast<std::size_t>(c) * J + j1_[i]];
+        m.env_out = -1;
         slot_of[node] = static_cast<int>(g.members.size());
         g.members.push_back(m);
     }
@@ -254,6 +371,26 @@ ScatteringMoments<T>::ScatteringMoments(const double* psi_f, int J, int n_padded
         std::sort(g.dests.begin(), g.dests.end());
         g.dests.erase(std::unique(g.dests.begin(), g.dests.end()), g.dests.end());
         max_members_ = std::max(max_members_, g.members.size());
+    }
+    // An envelope is produced by the group holding its layer-1 series when that group comes
+    // before every group that consumes the envelope (the usual case: groups by j2
+    // ascending); otherwise it is computed up front (phase E).
+    std::vector<int> group_of_node(n_nodes, -1);
+    for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi)
+        for (const Member& m : groups_[gi].members) group_of_node[m.node] = gi;
+    for (int e = 0; e < static_cast<int>(envs_.size()); ++e) {
+        const int c = envs_[e].first, j1 = envs_[e].second;
+        int first_consumer = static_cast<int>(groups_.size());
+        for (int i = J + 1; i < n_series_; ++i)
+            if (j1_[i] == j1 && group_of_node[c * n_series_ + i] >= 0)
+                first_consumer = std::min(first_consumer, group_of_node[c * n_series_ + i]);
+        const int producer = group_of_node[c * n_series_ + j1];
+        if (producer >= 0 && producer < first_consumer) {
+            for (Member& m : groups_[producer].members)
+                if (m.node == c * n_series_ + j1) m.env_out = e;
+        } else {
+            envs_pre_.push_back(e);
+        }
     }
 }
 
@@ -307,30 +444,35 @@ void ScatteringMoments<T>::synth(const T* spec, int f, C* y, Scratch& s) const {
     T* w = reinterpret_cast<T*>(s.cb.data());
     T* yo = reinterpret_cast<T*>(y);
     if (fast_) {
-        // B[k] = e^{i pi k / 2N} (C[k] hp[k] - i C[N-k] hm[k]); W = ifft_N(B);
-        // y[2r] = W[r], y[N-1-2r] = conj(W[r + N/2]).
-        const T* hp = hp_.data() + static_cast<std::size_t>(f) * N;
-        const T* hm = hm_.data() + static_cast<std::size_t>(f) * N;
-        std::fill(w, w + 2 * static_cast<std::size_t>(N), T(0));
-        for (const auto& r : runs_p_[f])
-            for (int k = r.first; k < r.second; ++k) w[2 * k] = spec[k] * hp[k];
-        for (const auto& r : runs_m_[f])
-            for (int k = r.first; k < r.second; ++k) w[2 * k + 1] = -spec[N - k] * hm[k];
-        const T* t = reinterpret_cast<const T*>(tw_.data());
-        for (int k = tw_range_[f].first; k < tw_range_[f].second; ++k) {
-            const T a = w[2 * k], b = w[2 * k + 1];
-            w[2 * k] = a * t[2 * k] - b * t[2 * k + 1];
-            w[2 * k + 1] = a * t[2 * k + 1] + b * t[2 * k];
+        // W[k] = e^{i pi k / 2N} (C[k] h[k] - i C[N-k] h[k+N]) / P = C[k] ap[k] + C[N-k] am[k];
+        // W = ifft_N(W); y[2r] = W[r], y[N-1-2r] = conj(W[r + N/2]).
+        const int lo = band_[f].first, hi = band_[f].second;
+        const T* ap = reinterpret_cast<const T*>(ap_.data() + coef_off_[f]) - 2 * lo;
+        const T* am = reinterpret_cast<const T*>(am_.data() + coef_off_[f]) - 2 * lo;
+        std::fill(w, w + 2 * lo, T(0));
+        std::fill(w + 2 * hi, w + 2 * static_cast<std::size_t>(N), T(0));
+        for (int k = lo; k < hi; ++k) {
+            w[2 * k] = spec[k] * ap[2 * k];
+            w[2 * k + 1] = spec[k] * ap[2 * k + 1];
         }
+        if (has_m_[f])
+            for (int k = std::max(lo, 1); k < hi; ++k) {
+                w[2 * k] += spec[N - k] * am[2 * k];
+                w[2 * k + 1] += spec[N - k] * am[2 * k + 1];
+            }
         s.inv->c2c(s.cb.data(), s.cb.data());
         const int h = N / 2;
+        const T sg = real_[f] ? T(0) : T(1);
         for (int r = 0; r < h; ++r) {
             yo[4 * r] = w[2 * r];
-            yo[4 * r + 1] = w[2 * r + 1];
+            yo[4 * r + 1] = sg * w[2 * r + 1];
+        }
+        for (int r = 0; r < h; ++r) {
             const int n = N - 1 - 2 * r;
             yo[2 * n] = w[2 * (r + h)];
-            yo[2 * n + 1] = -w[2 * (r + h) + 1];
+            yo[2 * n + 1] = -sg * w[2 * (r + h) + 1];
         }
+        return;
     } else {
         const int P = P_;
         const T* hq = hq_.data() + static_cast<std::size_t>(f) * P;
@@ -368,15 +510,13 @@ void ScatteringMoments<T>::grad_synth_accum(const C* g, int f, T* acc, Scratch& 
             w[2 * (r + h) + 1] = -im_sign * gi[2 * n + 1];
         }
         s.fwd->c2c(s.cb.data(), s.cb.data());
-        const T* hp = hp_.data() + static_cast<std::size_t>(f) * N;
-        const T* hm = hm_.data() + static_cast<std::size_t>(f) * N;
-        const T* t = reinterpret_cast<const T*>(tw_.data());
-        for (const auto& r : runs_p_[f])
-            for (int k = r.first; k < r.second; ++k)
-                acc[k] += hp[k] * (t[2 * k] * w[2 * k] + t[2 * k + 1] * w[2 * k + 1]);
-        for (const auto& r : runs_m_[f])
-            for (int k = r.first; k < r.second; ++k)
-                acc[N - k] -= hm[k] * (t[2 * k] * w[2 * k + 1] - t[2 * k + 1] * w[2 * k]);
+        // acc[k] += Re(conj(ap[k]) W[k]); acc[N-k] += Re(conj(am[k]) W[k]).
+        const int lo = band_[f].first, hi = band_[f].second;
+        const T* ap = reinterpret_cast<const T*>(ap_.data() + coef_off_[f]) - 2 * lo;
+        const T* am = reinterpret_cast<const T*>(am_.data() + coef_off_[f]) - 2 * lo;
+        for (int k = lo; k < hi; ++k) acc[k] += ap[2 * k] * w[2 * k] + ap[2 * k + 1] * w[2 * k + 1];
+        if (has_m_[f])
+            for (int k = std::max(lo, 1); k < hi; ++k) acc[N - k] += am[2 * k] * w[2 * k] + am[2 * k + 1] * w[2 * k + 1];
     } else {
         const int P = P_;
         for (int n = 0; n < N; ++n) {
@@ -521,22 +661,26 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                 });
             }
             // Phase E: envelope spectra |s1[j1]|.
-            const long long nE = static_cast<long long>(nbc) * n_env;
+            auto make_envelope = [&](const C* ys, std::size_t bl, int e) {
+                const T* y = reinterpret_cast<const T*>(ys);
+                T* env = s.eb.data();
+                for (int n = 0; n < N; ++n) env[n] = std::sqrt(y[2 * n] * y[2 * n] + y[2 * n + 1] * y[2 * n + 1]);
+                analyze(env, spec_of(bl, Cc + e), s);
+                if (bwd) std::fill(acc_of(bl, Cc + e), acc_of(bl, Cc + e) + acc_len_, T(0));
+            };
+            const int n_pre = static_cast<int>(envs_pre_.size());
+            const long long nEp = static_cast<long long>(nbc) * n_pre;
 #pragma omp for schedule(dynamic, 1)
-            for (long long it = 0; it < nE; ++it) {
+            for (long long it = 0; it < nEp; ++it) {
                 if (!ok) continue;
                 guard.run([&] {
-                    const std::size_t bl = it / n_env;
-                    const int e = static_cast<int>(it % n_env);
-                    const int c = envs_[e].first, j1 = envs_[e].second;
-                    synth(spec_of(bl, c), j1, s.yb.data(), s);
-                    const T* y = reinterpret_cast<const T*>(s.yb.data());
-                    T* env = s.eb.data();
-                    for (int n = 0; n < N; ++n) env[n] = std::sqrt(y[2 * n] * y[2 * n] + y[2 * n + 1] * y[2 * n + 1]);
-                    analyze(env, spec_of(bl, Cc + e), s);
-                    if (bwd) std::fill(acc_of(bl, Cc + e), acc_of(bl, Cc + e) + acc_len_, T(0));
+                    const std::size_t bl = it / n_pre;
+                    const int e = envs_pre_[it % n_pre];
+                    synth(spec_of(bl, envs_[e].first), envs_[e].second, s.yb.data(), s);
+                    make_envelope(s.yb.data(), bl, e);
                 });
             }
+            const long long nE = static_cast<long long>(nbc) * n_env;
             for (const Group& g : groups_) {
                 const int nm = static_cast<int>(g.members.size());
                 // G1: the group's series.
@@ -549,6 +693,7 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                         const int m = static_cast<int>(it % nm);
                         const Member& mb = g.members[m];
                         synth(spec_of(bl, mb.source), mb.filter, ser_of(bl, m), s);
+                        if (mb.env_out >= 0) make_envelope(ser_of(bl, m), bl, mb.env_out);
                     });
                 }
                 const int ngt = static_cast<int>(g.terms.size());
@@ -584,31 +729,14 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                                         const T* uu = u + 2 * l;
                                         const T* vv = v + 2 * l;
                                         const int len = static_cast<int>(h - l);
-                                        if (tm.kind == 0) {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                r = uu[2 * i];
-                                                m = uu[2 * i + 1];
-                                            }, sr, si);
-                                        } else if (tm.kind == 1) {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                const double a0 = uu[2 * i], b0 = uu[2 * i + 1];
-                                                r = std::sqrt(a0 * a0 + b0 * b0);
-                                                m = 0.0;
-                                            }, sr, si);
-                                        } else if (tm.slot_a == tm.slot_b) {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                const double a0 = uu[2 * i], b0 = uu[2 * i + 1];
-                                                r = a0 * a0 + b0 * b0;
-                                                m = 0.0;
-                                            }, sr, si);
-                                        } else {
-                                            lane_sum(len, [&](int i, double& r, double& m) {
-                                                const double a0 = uu[2 * i], b0 = uu[2 * i + 1];
-                                                const double c2 = vv[2 * i], d0 = vv[2 * i + 1];
-                                                r = a0 * c2 + b0 * d0;
-                                                m = b0 * c2 - a0 * d0;
-                                            }, sr, si);
-                                        }
+                                        if (tm.kind == 0)
+                                            sum_mean(uu, len, sr, si);
+                                        else if (tm.kind == 1)
+                                            sum_abs(uu, len, sr);
+                                        else if (tm.slot_a == tm.slot_b)
+                                            sum_sq(uu, len, sr);
+                                        else
+                                            sum_prod(uu, vv, len, sr, si);
                                     }
                                 }
                                 c0 = c1;
@@ -644,10 +772,28 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                         if (ta > tb) return;
                         const T inv_k = T(1) / static_cast<T>(pool.K);
                         T* gf = reinterpret_cast<T*>(s.gf.data());
+                        const bool disjoint = pool.S >= pool.K;  // every sample in <= 1 window
                         for (int q = 0; q < ngt; ++q) {
                             const int tg = g.terms[q];
                             const Term& tm = terms_[tg];
                             const C* go = grad_out + ((b0 + bl) * n_terms + tg) * static_cast<std::size_t>(n_o);
+                            const T* u = reinterpret_cast<const T*>(ser_of(bl, tm.slot_a));
+                            const T* v = reinterpret_cast<const T*>(ser_of(bl, tm.slot_b));
+                            T* ga = reinterpret_cast<T*>(gser_of(bl, tm.slot_a));
+                            T* gb = reinterpret_cast<T*>(gser_of(bl, tm.slot_b));
+                            const int kind = tm.kind == 2 && tm.slot_a == tm.slot_b ? 3 : tm.kind;
+                            if (disjoint) {  // the spread gradient is constant on each window
+                                for (long long t = ta; t <= tb; ++t) {
+                                    const long long a = pool.o + t * pool.S;
+                                    const long long l = std::max(a, n0), h = std::min(a + pool.K, n1);
+                                    if (l >= h) continue;
+                                    const T gr = go[t].real() * inv_k, gi = go[t].imag() * inv_k;
+                                    term_adjoint(kind, u + 2 * l, v + 2 * l, ga + 2 * l, gb + 2 * l,
+                                                 static_cast<int>(h - l), [gr](int) { return gr; },
+                                                 [gi](int) { return gi; });
+                                }
+                                continue;
+                            }
                             std::fill(gf, gf + 2 * len, T(0));
                             for (long long t = ta; t <= tb; ++t) {
                                 const long long a = pool.o + t * pool.S;
@@ -658,36 +804,8 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                                     gf[2 * (n - n0) + 1] += gi;
                                 }
                             }
-                            const T* u = reinterpret_cast<const T*>(ser_of(bl, tm.slot_a)) + 2 * n0;
-                            const T* v = reinterpret_cast<const T*>(ser_of(bl, tm.slot_b)) + 2 * n0;
-                            T* ga = reinterpret_cast<T*>(gser_of(bl, tm.slot_a)) + 2 * n0;
-                            T* gb = reinterpret_cast<T*>(gser_of(bl, tm.slot_b)) + 2 * n0;
-                            if (tm.kind == 0) {
-                                for (int i = 0; i < 2 * len; ++i) ga[i] += gf[i];
-                            } else if (tm.kind == 1) {
-                                for (int i = 0; i < len; ++i) {
-                                    const T a0 = u[2 * i], b1 = u[2 * i + 1];
-                                    const T r = std::sqrt(a0 * a0 + b1 * b1);
-                                    const T sc = r > T(0) ? gf[2 * i] / r : T(0);
-                                    ga[2 * i] += sc * a0;
-                                    ga[2 * i + 1] += sc * b1;
-                                }
-                            } else if (tm.slot_a == tm.slot_b) {  // d<u conj u> = 2 Re(g) u
-                                for (int i = 0; i < len; ++i) {
-                                    const T sc = T(2) * gf[2 * i];
-                                    ga[2 * i] += sc * u[2 * i];
-                                    ga[2 * i + 1] += sc * u[2 * i + 1];
-                                }
-                            } else {  // grad_u += g v, grad_v += conj(g) u
-                                for (int i = 0; i < len; ++i) {
-                                    const T gr = gf[2 * i], gi = gf[2 * i + 1];
-                                    const T a0 = u[2 * i], b1 = u[2 * i + 1], c2 = v[2 * i], d0 = v[2 * i + 1];
-                                    ga[2 * i] += gr * c2 - gi * d0;
-                                    ga[2 * i + 1] += gr * d0 + gi * c2;
-                                    gb[2 * i] += gr * a0 + gi * b1;
-                                    gb[2 * i + 1] += gr * b1 - gi * a0;
-                                }
-                            }
+                            term_adjoint(kind, u + 2 * n0, v + 2 * n0, ga + 2 * n0, gb + 2 * n0, len,
+                                         [gf](int i) { return gf[2 * i]; }, [gf](int i) { return gf[2 * i + 1]; });
                         }
                     });
                 }
@@ -725,7 +843,7 @@ void ScatteringMoments<T>::run(const T* x, std::size_t batch, C* out, const C* g
                         for (int n = 0; n < N; ++n) {
                             const T a0 = y[2 * n], b1 = y[2 * n + 1];
                             const T r = std::sqrt(a0 * a0 + b1 * b1);
-                            const T sc = r > T(0) ? ge[n] / r : T(0);
+                            const T sc = ge[n] / (r > T(0) ? r : T(1));  // u == 0 -> 0
                             y[2 * n] = sc * a0;
                             y[2 * n + 1] = sc * b1;
                         }

@@ -92,6 +92,7 @@ private:
         int node;    // c * n_series + i
         int filter;  // 0..J-1 psi_j, J phi
         int source;  // spectrum index: c (layer 1) or C + envelope index (layer 2)
+        int env_out; // >= 0: this layer-1 series also yields envelope env_out (in G1)
     };
     struct Group {
         std::vector<Member> members;
@@ -113,16 +114,22 @@ private:
     MomentPadding padding_;
     bool fast_;  // symmetric padding with even N: half-size transforms
     std::size_t spec_len_, acc_len_;
-    // Filters, 1/P folded in. fast_: hp_[f][k] = h[k]/P, hm_[f][k] = h[k+N]/P (k >= 1);
-    // otherwise hq_[f][k] = h[k]/P for k < P.
-    std::vector<T> hp_, hm_, hq_;
-    std::vector<Runs> runs_p_, runs_m_, runs_q_;
-    std::vector<std::pair<int, int>> tw_range_;  // fast_: bins where the twiddled product is non-zero
+    // Filters, 1/P folded in. fast_: over the band [lo, hi) of non-zero bins of filter f,
+    // ap = e^{i pi k/2N} h[k]/P and am = -i e^{i pi k/2N} h[k+N]/P (k >= 1; zero when the
+    // filter vanishes on negative frequencies, has_m_ = 0), stored from coef_off_[f].
+    // Otherwise hq_[f][k] = h[k]/P for k < P, multiplied over its non-zero runs.
+    std::vector<C> ap_, am_;
+    std::vector<std::size_t> coef_off_;
+    std::vector<std::pair<int, int>> band_;
+    std::vector<char> has_m_;
+    std::vector<T> hq_;
+    std::vector<Runs> runs_q_;
     std::vector<char> real_;                     // filter is Hermitian-symmetric: real series
     std::vector<C> tw_;                          // e^{i pi k / 2N}, k < N
     std::vector<int> j1_, filt_;                 // per series: j1 (-1 for layer 1), filter index
     std::vector<Term> terms_;
     std::vector<std::pair<int, int>> envs_;      // (c, j1) of every needed envelope
+    std::vector<int> envs_pre_;                  // envelopes computed before the groups (phase E)
     std::vector<Group> groups_;
     std::size_t max_members_ = 0;
 };
