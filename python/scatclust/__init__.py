@@ -30,3 +30,6 @@ __all__ = [
     "threads",
 ]
 __all__ += ["ScatteringSpectra", "SpectraFilterBank"]
+from ._pyramid import PyramidFeatures, ScatteringPyramid  # noqa: E402
+
+__all__ += ["PyramidFeatures", "ScatteringPyramid"]
