@@ -160,7 +160,8 @@ class ScatteringPyramid:
                 raise ValueError(f"block={block} must be a multiple of hop={hop}")
         self.J, self.scales, self.hop, self.C = J, scales, hop, check_int(C, "C", 1, 4096)
         self.block, self.margin = block, margin
-        self.n_threads = resolve_n_threads(n_threads)
+        resolve_n_threads(n_threads)  # validates; None stays None (the process default at call time)
+        self.n_threads = n_threads
         self._spec_args = dict(J=J, wavelet=wavelet, padding="symmetric", families=families, C=self.C,
                                cross_channel=cross_channel)
         # Layout, normalisation and as_real of the output: a global-mean spectra object at
@@ -255,7 +256,7 @@ class ScatteringPyramid:
             off = q0 * hop - s0
             n_out = core.n_out(hop, hop, off)
             res = np.empty((1, self.n_terms, n_out), dtype=np.complex64 if x.dtype == np.float32 else np.complex128)
-            core.forward(x[None, :, s0:s1], res, hop, hop, off, self.n_threads)
+            core.forward(np.ascontiguousarray(x[None, :, s0:s1]), res, hop, hop, off, resolve_n_threads(self.n_threads))
             out[q0:q1] = res[0, :, :q1 - q0].T
         return out
 
