@@ -25,22 +25,27 @@ moments of every window are sums of per-block sums:
 
 Block/overlap rule and its error
     A coefficient at sample n depends on the record through the layer-1 filter and then,
-    after the modulus, the layer-2 filter; both decay exponentially beyond their effective
-    support, the widest being the low-pass phi at scale 2^J. With ``margin = 16 * 2^J``
-    (default; 4096 samples for J = 8) the segment edges change the block moments by less
-    than 1e-6 relative to the record-wide transform (measured: see
-    ``tests/test_pyramid.py::test_segments_match_whole_record_transform``; the error decays
-    exponentially with the margin, ~1e-3 at 4 * 2^J, ~1e-5 at 8 * 2^J). Use a larger margin
-    for float64 work that needs more digits.
+    after the modulus, the layer-2 filter. Two tails matter: the widest filters (phi and
+    psi_{J-1}, at scale 2^J) decay exponentially beyond a few times 2^J samples, and the
+    finest wavelets psi_0, psi_1 (tapered to zero at Nyquist, see :class:`SpectraFilterBank`)
+    decay like 1/t^3 (6e-9 of their peak at 1024 samples). The default
+    ``margin = max(16 * 2^J, 4096)`` (4096 samples for J = 8) covers both: the segment
+    edges change the block moments by less than 1e-6 of each term's scale relative to the
+    record-wide transform (measured in
+    ``tests/test_pyramid.py::test_segments_match_whole_record_transform``: with J = 4,
+    5e-2 at a margin of 2 * 2^J, 8e-3 at 4 * 2^J, 5e-6 at 16 * 2^J = 256, < 1e-6 at 4096).
+    Use a larger margin for float64 work that needs more digits.
 
 Difference with a separate transform of each window
     A window transformed on its own is extended by symmetric padding at its two ends, so its
     first and last ~2^J samples see mirrored data instead of the record's neighbours. The
     pyramid uses the real neighbours (it is the moment of the record's own coefficients over
     the window), so the two differ by that edge effect, which shrinks like 2^J / s for a
-    window of length s: a few percent for s = 16 * 2^J, ~1e-3 and below for s >= 256 * 2^J
-    (measured in ``test_pyramid_close_to_separate_windows``). For windows shorter than ~8 * 2^J
-    the separate transform is dominated by its padding and the pyramid is the better estimate.
+    window of length s. For the scale-free ('correlation') moments, measured in
+    ``test_pyramid_close_to_separate_windows``: up to ~0.3 (absolute, on correlations of
+    order 1) for s = 16 * 2^J and ~1e-2 for s = 256 * 2^J (the InSight ratio: 65536 samples
+    with J = 8). Short windows are dominated by the separate transform's padding; the pyramid
+    is the better estimate of the record's local statistics there.
 
 Memory
     One segment's transform (see the kernel's notes) plus the block table (n_blocks, n_terms)
@@ -115,8 +120,8 @@ class ScatteringPyramid:
         Samples per segment interior, a multiple of ``hop`` (default: the smallest multiple
         of ``hop`` >= max(2**17, 16 * margin)).
     margin : int, optional
-        Context samples on each side of a segment (default 16 * 2**J). See the module notes
-        for the error it controls.
+        Context samples on each side of a segment (default max(16 * 2**J, 4096)). See the
+        module notes for the error it controls.
     n_threads : int, optional
         Threads of the C++ kernel (default: ``scatclust.get_num_threads()``).
 
@@ -151,7 +156,7 @@ class ScatteringPyramid:
                                  f"whole hops (use e.g. {max(hop, s - s % hop)})")
             if s < 2**J:
                 raise ValueError(f"scale {s} is shorter than 2**J={2**J}; use scales >= {2**J} or a smaller J")
-        margin = 16 * 2**J if margin is None else check_int(margin, "margin", 0, None)
+        margin = max(16 * 2**J, 4096) if margin is None else check_int(margin, "margin", 0, None)
         if block is None:
             block = -(-max(2**17, 16 * margin) // hop) * hop
         else:
