@@ -9,4 +9,5 @@ NB_MODULE(_core, m) {
     bind_stft(m);
     bind_student_t(m);
     bind_kmeans(m);
+    bind_scattering(m);
 }
