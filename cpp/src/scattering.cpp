@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <tuple>
 
@@ -115,6 +116,18 @@ void pad_adjoint_reflect(const T* gp, int n, int left, int n_padded, T* gx) {
     for (int i = 0; i < right; ++i) gx[n - 2 - i] += gp[left + n + i];
 }
 
+// Smallest b such that every run of a length-M filter lies in bins [0, b) or (M-b, M):
+// the filter only reads those bins of a spectrum. M/2 + 1 (everything) if a run straddles M/2.
+int spectrum_band(const std::vector<std::pair<int, int>>& runs, int M) {
+    int b = 1;
+    for (const auto& r : runs) {
+        if (r.second <= M / 2) b = std::max(b, r.second);
+        else if (r.first > M / 2) b = std::max(b, M - r.first + 1);
+        else return M / 2 + 1;
+    }
+    return b;
+}
+
 }  // namespace
 
 // ---- plans and per-thread work buffers -----------------------------------------------
@@ -159,11 +172,22 @@ typename Scattering1D<T>::Level Scattering1D<T>::make_level(const double* full, 
     const int P = 1 << k;
     // Periodised filter: mean of the P periods, summed in period order (kymatio's
     // periodize_filter_fourier), then rounded once to the kernel precision.
+    double hmax = 0.0;
+    std::vector<double> hd(L.M);
     for (int m = 0; m < L.M; ++m) {
         double s = 0.0;
         for (int q = 0; q < P; ++q) s += full[static_cast<std::size_t>(q) * L.M + m];
-        L.h[m] = static_cast<T>(s / P);
+        hd[m] = s / P;
+        hmax = std::max(hmax, std::abs(hd[m]));
     }
+    // Coefficients below eps^2 max|h| are set to zero: a Gaussian tail evaluated down to
+    // the underflow limit (1e-308) would otherwise keep most of the spectrum "nonzero". Such
+    // a coefficient changes an output by less than eps relative to it unless the input's
+    // spectrum is 1/eps times (1e7 in float32, 4e15 in float64) stronger at that frequency
+    // than in the filter's passband. This halves the filter-product work in float32.
+    const double eps = std::numeric_limits<T>::epsilon();
+    const double cut = eps * eps * hmax;
+    for (int m = 0; m < L.M; ++m) L.h[m] = std::abs(hd[m]) < cut ? T(0) : static_cast<T>(hd[m]);
     // Maximal runs of nonzero coefficients, split at the output period Mo. Skipping the
     // zeros changes no result bit (x + 0*y == x for finite y).
     const int Mo = L.out();
@@ -258,11 +282,19 @@ Scattering1D<T>::Scattering1D(const double* psi1_f, int n_psi1, const double* ps
                     idx = it->second;
                     require(psi2_levels_[idx].sub == k2, "internal error: inconsistent k2");
                 }
-                Child c{n2, static_cast<int>(path_n1_.size()), idx, phi_at(k1 + k2)};
+                Child c{n2, static_cast<int>(path_n1_.size()), idx, phi_at(k1 + k2), 0};
                 first_[n1].children.push_back(c);
                 path_n1_.push_back(n1);
                 path_n2_.push_back(n2);
             }
+        }
+    }
+    for (auto& f : first_) {
+        const int M1 = np_ >> f.k1;
+        f.band = spectrum_band(phi_levels_[f.phi].runs, M1);
+        for (auto& c : f.children) {
+            f.band = std::max(f.band, spectrum_band(psi2_levels_[c.psi].runs, M1));
+            c.band = spectrum_band(phi_levels_[c.phi].runs, psi2_levels_[c.psi].out());
         }
     }
     contrib_off_.assign(n_psi1 + 1, 0);
@@ -360,7 +392,7 @@ typename Scattering1D<T>::Plans Scattering1D<T>::plans() const {
 //   X[k] = E_k + W^k O_k, E_k = (Z[k] + conj Z[H-k]) / 2, O_k = (Z[k] - conj Z[H-k]) / (2i),
 // W = exp(-2 pi i / M), and Hermitian symmetry X[M-k] = conj X[k] for the upper half.
 template <class T>
-void Scattering1D<T>::rfft_full(const Plans& p, const T* u, C* X, int M, C* scratch) const {
+void Scattering1D<T>::rfft_full(const Plans& p, const T* u, C* X, int M, C* scratch, int band) const {
     if (M == 1) {
         X[0] = C(u[0], 0);
         return;
@@ -377,6 +409,23 @@ void Scattering1D<T>::rfft_full(const Plans& p, const T* u, C* X, int M, C* scra
     T* __restrict x = reinterpret_cast<T*>(X);
     x[0] = z[0] + z[1];
     x[1] = 0;
+    if (band <= H / 2) {
+        // Only bins k and M-k for k < band are read by the caller's filters.
+        for (int k = 1; k < band; ++k) {
+            const int r = H - k;
+            const T ar = z[2 * k], ai = z[2 * k + 1];
+            const T br = z[2 * r], bi = -z[2 * r + 1];
+            const T er = T(0.5) * (ar + br), ei = T(0.5) * (ai + bi);
+            const T orr = T(0.5) * (ai - bi), oi = T(-0.5) * (ar - br);
+            const T wr = tw[2 * k], wi = tw[2 * k + 1];
+            const T pr = wr * orr - wi * oi, pi = wr * oi + wi * orr;
+            x[2 * k] = er + pr;
+            x[2 * k + 1] = ei + pi;
+            x[2 * (M - k)] = er + pr;
+            x[2 * (M - k) + 1] = -(ei + pi);
+        }
+        return;
+    }
     x[2 * H] = z[0] - z[1];
     x[2 * H + 1] = 0;
     for (int k = 1; k < H / 2; ++k) {
@@ -426,7 +475,7 @@ void Scattering1D<T>::lowpass_adjoint(const Plans& p, const T* g, const Level& p
     const int Mo = phi.out();
     std::fill(w.gl.data(), w.gl.data() + Mo, T(0));
     std::memcpy(w.gl.data() + start_, g, sizeof(T) * n_time_);
-    rfft_full(p, w.gl.data(), w.G.data(), Mo, w.scratch.data());
+    rfft_full(p, w.gl.data(), w.G.data(), Mo, w.scratch.data(), Mo);
     tile_product_add<T>(w.G.data(), phi.h.data(), phi.runs, Mo, V);
 }
 
@@ -440,7 +489,7 @@ void Scattering1D<T>::first_order(const Plans& p, const C* X, int n1, Work& w) c
     product_periodise<T>(X, f.h.data(), f.runs, M1, z);
     p.inv[ilog2(M1)]->c2c(z, z);
     modulus<T>(z, M1, T(1) / static_cast<T>(np_), w.u.data());
-    rfft_full(p, w.u.data(), w.U1.data(), M1, w.scratch.data());
+    rfft_full(p, w.u.data(), w.U1.data(), M1, w.scratch.data(), first_[n1].band);
 }
 
 template <class T>
@@ -456,7 +505,7 @@ void Scattering1D<T>::forward_task(const Plans& p, const C* X, int n1, T* out_si
         product_periodise<T>(w.U1.data(), g.h.data(), g.runs, M2, w.w.data());
         p.inv[ilog2(M2)]->c2c(w.w.data(), w.w.data());
         modulus<T>(w.w.data(), M2, T(1) / static_cast<T>(M1), w.u.data());
-        rfft_full(p, w.u.data(), w.U2.data(), M2, w.scratch.data());
+        rfft_full(p, w.u.data(), w.U2.data(), M2, w.scratch.data(), ch.band);
         lowpass(p, w.U2.data(), phi_levels_[ch.phi], T(1) / static_cast<T>(M2),
                 out_signal + static_cast<std::size_t>(ch.path) * n_time_, w);
     }
@@ -535,7 +584,7 @@ void Scattering1D<T>::forward(const T* x, std::size_t batch, T* out, int n_threa
                     const std::size_t b = b0 + i;
                     pad_signal<T>(x + b * n_, n_, w.u.data(), np, pad_left_, PadMode::Reflect);
                     C* X = spectra.data() + i * static_cast<std::size_t>(np);
-                    rfft_full(p, w.u.data(), X, np, w.scratch.data());
+                    rfft_full(p, w.u.data(), X, np, w.scratch.data(), np);
                     lowpass(p, X, phi_levels_[phi0_], T(1) / static_cast<T>(np), out + b * per_signal, w);
                 });
             }
@@ -585,7 +634,7 @@ void Scattering1D<T>::vjp(const T* x, std::size_t batch, const T* grad_out, T* g
                 guard.run([&] {
                     pad_signal<T>(x + (b0 + i) * n_, n_, w.u.data(), np, pad_left_, PadMode::Reflect);
                     rfft_full(p, w.u.data(), spectra.data() + i * static_cast<std::size_t>(np), np,
-                              w.scratch.data());
+                              w.scratch.data(), np);
                 });
             }
             const long long ntask = nb * n1s;

@@ -93,9 +93,11 @@ private:
     };
     struct Child {
         int n2, path, psi, phi;  // psi: index into psi2_levels_, phi: into phi_levels_
+        int band;                // bins of FFT(U2) the low-pass reads (see rfft_full)
     };
     struct First {
         int path, phi, k1;
+        int band = 0;  // bins of FFT(U1) the low-pass and the psi2 filters read
         std::vector<Child> children;
     };
     struct Plans;
@@ -103,7 +105,8 @@ private:
 
     Level make_level(const double* full, int k, int sub) const;
     Plans plans() const;
-    void rfft_full(const Plans& p, const T* u, C* X, int M, C* scratch) const;
+    // Spectrum of the real u (length M) into X; only bins k, M-k for k < band when band <= M/4.
+    void rfft_full(const Plans& p, const T* u, C* X, int M, C* scratch, int band) const;
     void lowpass(const Plans& p, const C* U, const Level& phi, T scale, T* out, Work& w) const;
     void lowpass_adjoint(const Plans& p, const T* g, const Level& phi, C* V, Work& w) const;
     void first_order(const Plans& p, const C* X, int n1, Work& w) const;
