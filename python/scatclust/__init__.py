@@ -11,6 +11,7 @@ from ._filter_bank import MorletFilterBank
 from ._stft import STFT, get_window, istft, stft
 from ._threads import get_num_threads, set_num_threads, threads
 from ._wavelet import WaveletTransform
+from ._scattering import Scattering1D
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "__version__",
     "MorletFilterBank",
     "STFT",
+    "Scattering1D",
     "WaveletTransform",
     "fft",
     "get_num_threads",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import stft
 from . import kmeans
 from . import student_t
+from . import scattering
 from .filter_bank import (
     border_indices,
     gauss_1d,
@@ -35,6 +36,7 @@ __all__ = [
     "pad",
     "padding_geometry",
     "scattering_first_layer",
+    "scattering",
     "sigma_from_xi",
     "stft",
     "student_t",

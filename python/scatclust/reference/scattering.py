@@ -64,7 +64,7 @@ def scattering1d(x, bank=None, *, J=None, Q=1, T=None, max_order=2, oversampling
     --------
     >>> S = scattering1d(np.random.default_rng(0).standard_normal(512), J=4, Q=(4, 1))
     >>> S.shape
-    (39, 32)
+    (29, 32)
     """
     import torch
 
