@@ -135,22 +135,24 @@ int spectrum_band(const std::vector<std::pair<int, int>>& runs, int M) {
 template <class T>
 struct Scattering1D<T>::Plans {
     // indexed by log2(size)
-    std::vector<std::shared_ptr<const FftPlan<T>>> inv, fwd_half, fwd, c2r;
+    // out-of-place complex plans (FFTW's in-place ones copy more), indexed by log2(size)
+    std::vector<std::shared_ptr<const FftPlan<T>>> fwd, inv;
 };
 
 template <class T>
 struct Scattering1D<T>::Work {
-    AlignedBuffer<C> w, U1, U2, scratch, lw, z1, V1, A, G;
+    AlignedBuffer<C> w, z1, z2, U1, U2, scratch, lw, V1, A, G;
     AlignedBuffer<T> u, lr, gl;
     void alloc(int np, bool vjp) {
         w.resize(np);
+        z1.resize(np);
         U1.resize(np);
         scratch.resize(np / 2 + 1);
         lw.resize(np);
         u.resize(np);
         lr.resize(np);
         if (vjp) {
-            z1.resize(np);
+            z2.resize(np);
             V1.resize(np);
             A.resize(np);
             G.resize(np);
@@ -320,42 +322,47 @@ Scattering1D<T>::Scattering1D(const double* psi1_f, int n_psi1, const double* ps
 template <class T>
 std::vector<FftCensusEntry> Scattering1D<T>::fft_census(bool vjp) const {
     std::map<std::tuple<int, int, bool>, long long> c;
+    // Real transforms of even length M >= 4 run as complex ones of length M/2 (rfft_full,
+    // irfft); every complex transform is out-of-place.
+    auto add = [&](FftKind k, int n) { c[{static_cast<int>(k), n, false}] += 1; };
     auto rfft = [&](int M) {
-        if (M >= 4) c[{static_cast<int>(FftKind::Forward), M / 2, false}] += 1;
+        if (M >= 4) add(FftKind::Forward, M / 2);
     };
-    auto add = [&](FftKind k, int n, bool ip) { c[{static_cast<int>(k), n, ip}] += 1; };
+    auto irfft = [&](int M) {
+        if (M >= 4) add(FftKind::Backward, M / 2);
+    };
     const int Mo = np_ >> kf_;
     rfft(np_);
     if (!vjp) {
-        add(FftKind::C2R, Mo, false);
+        irfft(Mo);
         for (const auto& f : first_) {
             const int M1 = np_ >> f.k1;
-            add(FftKind::Backward, M1, true);
+            add(FftKind::Backward, M1);
             rfft(M1);
-            add(FftKind::C2R, Mo, false);
+            irfft(Mo);
             for (const auto& ch : f.children) {
                 const int M2 = psi2_levels_[ch.psi].out();
-                add(FftKind::Backward, M2, true);
+                add(FftKind::Backward, M2);
                 rfft(M2);
-                add(FftKind::C2R, Mo, false);
+                irfft(Mo);
             }
         }
     } else {
         rfft(Mo);
-        add(FftKind::C2R, np_, false);
+        irfft(np_);
         for (const auto& f : first_) {
             const int M1 = np_ >> f.k1;
-            add(FftKind::Backward, M1, true);
+            add(FftKind::Backward, M1);
             rfft(M1);
             rfft(Mo);
-            add(FftKind::C2R, M1, false);
-            add(FftKind::Forward, M1, true);
+            irfft(M1);
+            add(FftKind::Forward, M1);
             for (const auto& ch : f.children) {
                 const int M2 = psi2_levels_[ch.psi].out();
-                add(FftKind::Backward, M2, true);
+                add(FftKind::Backward, M2);
                 rfft(Mo);
-                add(FftKind::C2R, M2, false);
-                add(FftKind::Forward, M2, true);
+                irfft(M2);
+                add(FftKind::Forward, M2);
             }
         }
     }
@@ -367,20 +374,13 @@ std::vector<FftCensusEntry> Scattering1D<T>::fft_census(bool vjp) const {
 }
 
 template <class T>
-typename Scattering1D<T>::Plans Scattering1D<T>::plans() const {
+typename Scattering1D<T>::Plans Scattering1D<T>::plans(bool vjp) const {
     Plans p;
     p.inv.resize(log2_np_ + 1);
-    p.fwd_half.resize(log2_np_ + 1);
     p.fwd.resize(log2_np_ + 1);
-    p.c2r.resize(log2_np_ + 1);
-    for (bool vjp : {false, true}) {
-        for (const auto& e : fft_census(vjp)) {
-            const int l = ilog2(e.n);
-            if (e.kind == FftKind::Backward) p.inv[l] = get_plan<T>(e.kind, e.n, true);
-            else if (e.kind == FftKind::C2R) p.c2r[l] = get_plan<T>(e.kind, e.n, false);
-            else if (e.inplace) p.fwd[l] = get_plan<T>(e.kind, e.n, true);
-            else p.fwd_half[l] = get_plan<T>(e.kind, e.n, false);
-        }
+    for (const auto& e : fft_census(vjp)) {
+        auto& slot = e.kind == FftKind::Forward ? p.fwd[ilog2(e.n)] : p.inv[ilog2(e.n)];
+        slot = get_plan<T>(e.kind, e.n, false);
     }
     return p;
 }
@@ -403,7 +403,7 @@ void Scattering1D<T>::rfft_full(const Plans& p, const T* u, C* X, int M, C* scra
         return;
     }
     const int H = M / 2;
-    p.fwd_half[ilog2(H)]->c2c(reinterpret_cast<const C*>(u), scratch);
+    p.fwd[ilog2(H)]->c2c(reinterpret_cast<const C*>(u), scratch);
     const T* __restrict z = reinterpret_cast<const T*>(scratch);
     const T* __restrict tw = reinterpret_cast<const T*>(twiddles_[ilog2(M)].data());
     T* __restrict x = reinterpret_cast<T*>(X);
@@ -453,6 +453,55 @@ void Scattering1D<T>::rfft_full(const Plans& p, const T* u, C* X, int M, C* scra
     x[2 * (M - q) + 1] = z[2 * q + 1];
 }
 
+// Unnormalised inverse of a Hermitian spectrum (FFTW c2r semantics: out = M x for X = FFT x),
+// from X[0..M/2] only: one complex inverse FFT of length H = M/2 of
+//   Z[k] = (X[k] + conj X[H-k]) + i conj(W^k) (X[k] - conj X[H-k]),  W = exp(-2 pi i / M),
+// whose output, read as reals, is out[2j] + i out[2j+1] (the split of rfft_full, inverted).
+// The imaginary parts of X[0] and X[H] are ignored, as c2r does.
+template <class T>
+void Scattering1D<T>::irfft(const Plans& p, const C* X, int M, T* out, C* scratch) const {
+    if (M == 1) {
+        out[0] = X[0].real();
+        return;
+    }
+    if (M == 2) {
+        out[0] = X[0].real() + X[1].real();
+        out[1] = X[0].real() - X[1].real();
+        return;
+    }
+    const int H = M / 2;
+    const T* __restrict x = reinterpret_cast<const T*>(X);
+    const T* __restrict tw = reinterpret_cast<const T*>(twiddles_[ilog2(M)].data());
+    T* __restrict z = reinterpret_cast<T*>(scratch);
+    {   // k = 0 pairs with H
+        const T a = x[0], b = x[2 * H];
+        z[0] = a + b;
+        z[1] = a - b;
+    }
+    for (int k = 1; k <= H / 2; ++k) {
+        const int r = H - k;
+        const T ar = x[2 * k], ai = x[2 * k + 1];
+        const T br = x[2 * r], bi = x[2 * r + 1];
+        const T wr = tw[2 * k], wi = -tw[2 * k + 1];  // conj(W^k)
+        // k:  s = a + conj b, d = a - conj b, Z = s + i w d
+        {
+            const T sr = ar + br, si = ai - bi, dr = ar - br, di = ai + bi;
+            const T pr = wr * dr - wi * di, pi = wr * di + wi * dr;
+            z[2 * k] = sr - pi;
+            z[2 * k + 1] = si + pr;
+        }
+        // r = H-k: s' = b + conj a, d' = b - conj a, conj(W^r) = -W^k
+        if (r != k) {
+            const T sr = br + ar, si = bi - ai, dr = br - ar, di = bi + ai;
+            const T vr = -wr, vi = wi;  // -W^k = -(wr - i wi) -> (-wr, +wi)
+            const T pr = vr * dr - vi * di, pi = vr * di + vi * dr;
+            z[2 * r] = sr - pi;
+            z[2 * r + 1] = si + pr;
+        }
+    }
+    p.inv[ilog2(H)]->c2c(scratch, reinterpret_cast<C*>(out));
+}
+
 // out[t] = scale * Re IFFT_{Mo}( sum_periods U . phi )[start + t]; U is a full Hermitian
 // spectrum of length phi.M.
 template <class T>
@@ -463,7 +512,7 @@ void Scattering1D<T>::lowpass(const Plans& p, const C* U, const Level& phi, T sc
         out[0] = w.lw[0].real() * scale;
         return;
     }
-    p.c2r[ilog2(Mo)]->c2r(w.lw.data(), w.lr.data());
+    irfft(p, w.lw.data(), Mo, w.lr.data(), w.scratch.data());
     const T* r = w.lr.data() + start_;
     for (int t = 0; t < n_time_; ++t) out[t] = r[t] * scale;
 }
@@ -485,10 +534,9 @@ template <class T>
 void Scattering1D<T>::first_order(const Plans& p, const C* X, int n1, Work& w) const {
     const Level& f = psi1_[n1];
     const int M1 = f.out();
-    C* z = w.z1.size() ? w.z1.data() : w.w.data();
-    product_periodise<T>(X, f.h.data(), f.runs, M1, z);
-    p.inv[ilog2(M1)]->c2c(z, z);
-    modulus<T>(z, M1, T(1) / static_cast<T>(np_), w.u.data());
+    product_periodise<T>(X, f.h.data(), f.runs, M1, w.w.data());
+    p.inv[ilog2(M1)]->c2c(w.w.data(), w.z1.data());
+    modulus<T>(w.z1.data(), M1, T(1) / static_cast<T>(np_), w.u.data());
     rfft_full(p, w.u.data(), w.U1.data(), M1, w.scratch.data(), first_[n1].band);
 }
 
@@ -503,8 +551,8 @@ void Scattering1D<T>::forward_task(const Plans& p, const C* X, int n1, T* out_si
         const Level& g = psi2_levels_[ch.psi];
         const int M2 = g.out();
         product_periodise<T>(w.U1.data(), g.h.data(), g.runs, M2, w.w.data());
-        p.inv[ilog2(M2)]->c2c(w.w.data(), w.w.data());
-        modulus<T>(w.w.data(), M2, T(1) / static_cast<T>(M1), w.u.data());
+        p.inv[ilog2(M2)]->c2c(w.w.data(), w.z1.data());  // z1 is free once U1 is known
+        modulus<T>(w.z1.data(), M2, T(1) / static_cast<T>(M1), w.u.data());
         rfft_full(p, w.u.data(), w.U2.data(), M2, w.scratch.data(), ch.band);
         lowpass(p, w.U2.data(), phi_levels_[ch.phi], T(1) / static_cast<T>(M2),
                 out_signal + static_cast<std::size_t>(ch.path) * n_time_, w);
@@ -527,27 +575,26 @@ void Scattering1D<T>::vjp_task(const Plans& p, const C* X, int n1, const T* g_si
         const int M2 = g.out();
         // recompute z2 (unnormalised; its direction is all the modulus adjoint needs)
         product_periodise<T>(w.U1.data(), g.h.data(), g.runs, M2, w.w.data());
-        p.inv[ilog2(M2)]->c2c(w.w.data(), w.w.data());
+        p.inv[ilog2(M2)]->c2c(w.w.data(), w.z2.data());
         // u2_bar = (1/M2) Re F^H (phi . tile(F g2))
         C* A = w.A.data();
         std::fill(A, A + M2, C(0));
         lowpass_adjoint(p, g_signal + static_cast<std::size_t>(ch.path) * n_time_, phi_levels_[ch.phi], A, w);
-        p.c2r[ilog2(M2)]->c2r(A, w.u.data());  // A is Hermitian (phi even, g real)
+        irfft(p, A, M2, w.u.data(), w.scratch.data());  // A is Hermitian (phi even, g real)
         const T s2 = T(1) / static_cast<T>(M2);
         for (int t = 0; t < M2; ++t) w.u[t] *= s2;
-        modulus_adjoint<T>(w.w.data(), w.u.data(), M2);   // z2_bar
-        p.fwd[ilog2(M2)]->c2c(w.w.data(), w.w.data());     // F z2_bar
+        modulus_adjoint<T>(w.z2.data(), w.u.data(), M2);    // z2_bar
+        p.fwd[ilog2(M2)]->c2c(w.z2.data(), w.w.data());     // F z2_bar
         tile_product_add<T>(w.w.data(), g.h.data(), g.runs, M2, V1);
     }
     // u1_bar = (1/M1) Re F^H V1
     hermitian_half<T>(V1, M1, w.lw.data());
-    if (M1 == 1) w.u[0] = w.lw[0].real();
-    else p.c2r[ilog2(M1)]->c2r(w.lw.data(), w.u.data());
+    irfft(p, w.lw.data(), M1, w.u.data(), w.scratch.data());
     const T s1 = T(1) / static_cast<T>(M1);
     for (int t = 0; t < M1; ++t) w.u[t] *= s1;
     modulus_adjoint<T>(w.z1.data(), w.u.data(), M1);       // z1_bar
-    p.fwd[ilog2(M1)]->c2c(w.z1.data(), w.z1.data());        // F z1_bar
-    const C* Y = w.z1.data();
+    p.fwd[ilog2(M1)]->c2c(w.z1.data(), w.w.data());         // F z1_bar
+    const C* Y = w.w.data();
     std::size_t o = 0;
     for (const auto& r : f1.runs) {
         const int base = (r.first / M1) * M1;
@@ -562,7 +609,7 @@ void Scattering1D<T>::forward(const T* x, std::size_t batch, T* out, int n_threa
     if (batch == 0) return;
     require_finite(x, batch * static_cast<std::size_t>(n_), "x");
     const int nt = resolve_num_threads(n_threads);
-    const Plans p = plans();
+    const Plans p = plans(false);
     const int np = np_;
     const int n1s = static_cast<int>(first_.size());
     const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(batch, 2 * static_cast<std::size_t>(nt)));
@@ -611,7 +658,7 @@ void Scattering1D<T>::vjp(const T* x, std::size_t batch, const T* grad_out, T* g
     require_finite(x, batch * static_cast<std::size_t>(n_), "x");
     require_finite(grad_out, batch * static_cast<std::size_t>(n_paths()) * n_time_, "grad_output");
     const int nt = resolve_num_threads(n_threads);
-    const Plans p = plans();
+    const Plans p = plans(true);
     const int np = np_;
     const int n1s = static_cast<int>(first_.size());
     const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(batch, static_cast<std::size_t>(nt)));
@@ -669,7 +716,7 @@ void Scattering1D<T>::vjp(const T* x, std::size_t batch, const T* grad_out, T* g
                         }
                     }
                     hermitian_half<T>(V0, np, w.lw.data());
-                    p.c2r[ilog2(np)]->c2r(w.lw.data(), w.lr.data());
+                    irfft(p, w.lw.data(), np, w.lr.data(), w.scratch.data());
                     const T s = T(1) / static_cast<T>(np);
                     for (int t = 0; t < np; ++t) w.lr[t] *= s;
                     pad_adjoint_reflect<T>(w.lr.data(), n_, pad_left_, np, grad_x + (b0 + i) * n_);

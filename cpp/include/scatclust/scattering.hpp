@@ -104,9 +104,10 @@ private:
     struct Work;
 
     Level make_level(const double* full, int k, int sub) const;
-    Plans plans() const;
+    Plans plans(bool vjp) const;
     // Spectrum of the real u (length M) into X; only bins k, M-k for k < band when band <= M/4.
     void rfft_full(const Plans& p, const T* u, C* X, int M, C* scratch, int band) const;
+    void irfft(const Plans& p, const C* X, int M, T* out, C* scratch) const;
     void lowpass(const Plans& p, const C* U, const Level& phi, T scale, T* out, Work& w) const;
     void lowpass_adjoint(const Plans& p, const T* g, const Level& phi, C* V, Work& w) const;
     void first_order(const Plans& p, const C* X, int n1, Work& w) const;
