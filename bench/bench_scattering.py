@@ -90,7 +90,23 @@ def bench_case(batch, N, J, Q, repeat, quick):
         res[f"scatclust VJP {nt}T"] = measure(lambda: S.vjp(x, g, n_threads=nt), repeat)
         res[f"FFTW alone, VJP FFTs {nt}T"] = measure(lambda: _core.run_fft_census_f32(census_b, batch, nt), repeat)
 
-    notes = []
+    # The same with FFTW_MEASURE plans (scatclust.fft.set_planner('measure'); the default
+    # 'auto' planner measures only transforms of <= 4096 points).
+    prev_planner = scatclust.fft.get_planner()
+    scatclust.fft.clear_plan_cache()
+    scatclust.fft.set_planner("measure")
+    t0 = time.perf_counter()
+    S(x[:1])
+    t_measure = time.perf_counter() - t0
+    for nt in (1, 2):
+        res[f"scatclust, measured plans {nt}T"] = measure(lambda: S(x, n_threads=nt), repeat)
+        res[f"FFTW alone, forward FFTs, measured plans {nt}T"] = measure(
+            lambda: _core.run_fft_census_f32(census_f, batch, nt), repeat)
+    scatclust.fft.clear_plan_cache()
+    scatclust.fft.set_planner(prev_planner)
+    S(x[:1])
+
+    notes = [f"measured plans: planning took {t_measure:.1f} s once (keep it with scatclust.fft.export_wisdom)"]
     slow_repeat = max(1, min(3, repeat))
     ours = S(x)
     try:
@@ -153,8 +169,11 @@ def bench_case(batch, N, J, Q, repeat, quick):
         line = f"- {nt} thread{'s' if nt > 1 else ''}: "
         if peers:
             line += f"fastest peer / scatclust = {min(peers) / ours_t:.2f}x; "
+        ours_m = res[f"scatclust, measured plans {nt}T"][0]
+        line += (f"with measured plans {min(peers) / ours_m:.2f}x; " if peers else "")
         line += (f"scatclust / FFTW alone = {ours_t / res[f'FFTW alone, forward FFTs {nt}T'][0]:.2f}x (forward), "
-                 f"{res[f'scatclust VJP {nt}T'][0] / res[f'FFTW alone, VJP FFTs {nt}T'][0]:.2f}x (VJP)")
+                 f"{ours_m / res[f'FFTW alone, forward FFTs, measured plans {nt}T'][0]:.2f}x (forward, measured "
+                 f"plans), {res[f'scatclust VJP {nt}T'][0] / res[f'FFTW alone, VJP FFTs {nt}T'][0]:.2f}x (VJP)")
         print(line)
     for n in notes:
         print(f"- {n}")
