@@ -267,3 +267,15 @@ def test_call_errors():
         S.vjp(np.zeros(256), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="n_threads=0 must be >= 1"):
         S(np.zeros(256), n_threads=0)
+
+
+def test_vjp_mixed_kinds_and_precisions(rng):
+    S = Scattering1D(4, 256, Q=(2, 1))
+    x = rng.standard_normal((2, 256))
+    g = rng.standard_normal((2, S.n_paths, S.n_time))
+    ref = S.vjp(x, g)
+    got = S.vjp(torch.from_numpy(x), torch.from_numpy(g.astype(np.float32)))
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
+    np.testing.assert_array_equal(got.numpy(), S.vjp(x, g.astype(np.float32).astype(np.float64)))
+    got32 = S.vjp(x.astype(np.float32), torch.from_numpy(g))
+    assert got32.dtype == np.float32 and rel_err(got32, ref) < 1e-5

@@ -289,11 +289,7 @@ class Scattering1D:
         expect = sb.batch_shape + (self.n_paths, self.n_time)
         if g.batch_shape + (g.n,) != expect:
             raise ValueError(f"grad_output has shape {g.batch_shape + (g.n,)}; expected {expect}")
-        gdata = g.data
-        if g.dtype != sb.dtype:
-            gdata = gdata.to(sb.data.dtype) if g.is_torch else gdata.astype(sb.dtype)
-        if g.is_torch != sb.is_torch:
-            gdata = gdata.numpy() if g.is_torch else __import__("torch").from_numpy(gdata)
+        gdata = np.ascontiguousarray(g.data.numpy() if g.is_torch else g.data, dtype=sb.dtype)
         gx = sb.empty((sb.batch, self.N))
         if sb.batch:
             self._kernel(sb.dtype).vjp(sb.data, gdata.reshape(sb.batch, self.n_paths, self.n_time), gx, nt)
