@@ -24,3 +24,4 @@ void bind_stft(nb::module_& m);
 void bind_student_t(nb::module_& m);
 void bind_kmeans(nb::module_& m);
 void bind_moments(nb::module_& m);
+void bind_scattering(nb::module_& m);

@@ -10,4 +10,5 @@ NB_MODULE(_core, m) {
     bind_student_t(m);
     bind_kmeans(m);
     bind_moments(m);
+    bind_scattering(m);
 }

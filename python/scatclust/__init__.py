@@ -1,25 +1,32 @@
 """scatclust: multi-scale scattering features, clustering and source separation.
 
 The heavy kernels live in the compiled module ``scatclust._core`` (C++17, OpenMP, FFTW3);
-``scatclust.reference`` holds plain numpy versions used as test oracles and baselines.
+``scatclust.reference`` holds plain numpy/torch versions used as test oracles and baselines.
 """
 from __future__ import annotations
 
 from . import _core
 from . import fft
 from ._filter_bank import MorletFilterBank
+from ._pyramid import PyramidFeatures, ScatteringPyramid
+from ._scattering import Scattering1D
+from ._spectra import ScatteringSpectra
+from ._spectra_filter_bank import SpectraFilterBank
 from ._stft import STFT, get_window, istft, stft
 from ._threads import get_num_threads, set_num_threads, threads
 from ._wavelet import WaveletTransform
-from ._spectra_filter_bank import SpectraFilterBank
-from ._spectra import ScatteringSpectra
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
     "MorletFilterBank",
+    "PyramidFeatures",
     "STFT",
+    "Scattering1D",
+    "ScatteringPyramid",
+    "ScatteringSpectra",
+    "SpectraFilterBank",
     "WaveletTransform",
     "fft",
     "get_num_threads",
@@ -29,7 +36,3 @@ __all__ = [
     "stft",
     "threads",
 ]
-__all__ += ["ScatteringSpectra", "SpectraFilterBank"]
-from ._pyramid import PyramidFeatures, ScatteringPyramid  # noqa: E402
-
-__all__ += ["PyramidFeatures", "ScatteringPyramid"]

@@ -24,7 +24,6 @@ from .filter_bank import (
 )
 from .wavelet import pad, scattering_first_layer, wavelet_transform
 from . import spectra_filter_bank
-from . import spectra
 
 __all__ = [
     "border_indices",
@@ -37,6 +36,7 @@ __all__ = [
     "pad",
     "padding_geometry",
     "scattering_first_layer",
+    "scattering",
     "sigma_from_xi",
     "stft",
     "student_t",
@@ -44,3 +44,14 @@ __all__ = [
     "wavelet_transform",
 ]
 __all__ += ["spectra", "spectra_filter_bank"]
+
+
+def __getattr__(name):
+    # The scattering and scattering-spectra oracles are written in torch (its autograd is
+    # their gradient); they are imported on first use so that the numpy oracles work
+    # without torch.
+    if name in ("scattering", "spectra"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
