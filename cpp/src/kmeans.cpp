@@ -308,7 +308,8 @@ void assign_rows_base(const T* x, std::size_t m, std::size_t d, const PreparedCe
     if (p) accumulate_rows_impl<T>(x, w, m, d, pc.k, lab, p);
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && \
+    !defined(SCATCLUST_NO_ISA_DISPATCH)
 #define SCATCLUST_KMEANS_DISPATCH 1
 template <class T>
 __attribute__((target("arch=x86-64-v3"))) void assign_rows_v3(const T* x, std::size_t m, std::size_t d,

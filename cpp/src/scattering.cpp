@@ -768,6 +768,7 @@ void run_fft_census(const std::vector<FftCensusEntry>& census, std::size_t batch
                     switch (census[e].kind) {
                         case FftKind::Forward:
                         case FftKind::Backward:
+                        case FftKind::ForwardTransposed:
                             if (census[e].inplace) pl.c2c(a.data(), a.data());
                             else pl.c2c(a.data(), b.data());
                             break;

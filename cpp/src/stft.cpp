@@ -128,7 +128,8 @@ void split_block_base(const T* zt, const T* ab, int H, long long bw, OutT* ob, s
 // picked once per process from the CPU; SCATCLUST_STFT_ISA=baseline|x86-64-v3 lowers the
 // level (tests run every build on one machine). Levels may differ in the last bits (FMA
 // contraction); within a process every call uses the same one.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && \
+    !defined(SCATCLUST_NO_ISA_DISPATCH)
 #define SCATCLUST_STFT_DISPATCH 1
 template <class T, class OutT, class Emit>
 __attribute__((target("arch=x86-64-v3"))) void split_block_v3(const T* zt, const T* ab, int H, long long bw,
