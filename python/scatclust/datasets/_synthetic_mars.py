@@ -69,7 +69,8 @@ wind (bursts; mimics atmospheric/wind-induced noise of convective daytime gusts)
     linear ramps. Duration: log-normal, median ``WIND_DURATION_MEDIAN`` = 20 min,
     sigma_ln = 0.5, clipped to 5-90 min (tens of minutes). Envelope: cosine ramps (rise
     20 %, decay 30 % of the duration) times a gust factor exp(0.4 s(t) - 0.08), s a
-    smooth unit-variance Gaussian process with 20 s correlation. Amplitude (RMS at the
+    smooth unit-variance Gaussian process with 20 s correlation. Amplitude (about the mean
+    component RMS at the
     envelope's plateau): log-normal, median ``WIND_AMPLITUDE_MEDIAN`` = 6, sigma_ln 0.5.
     Spectrum: PSD ``S_w(f) = (f/f1)^2 / (1 + (f/f1)^2) / (1 + (f/f2)^4)``, f1 =
     ``WIND_F1`` = 0.1 Hz, f2 = ``WIND_F2`` = 4 Hz: flat (broadband) from 0.1 to 4 Hz,
