@@ -6,6 +6,8 @@ import time
 
 from obspy import Stream, UTCDateTime
 
+from ._read import trim_half_open
+
 __all__ = ["FetchError", "fetch_insight"]
 
 DAY = 86400.0
@@ -110,8 +112,7 @@ def fetch_insight(start, end, sds_root, *, client=None, network="XB", station="E
             raise FetchError(f"request {request} failed {retries} time(s); last error: "
                              f"{type(last).__name__}: {last}") from last
         # keep the day's own samples, [day, next midnight)
-        st.trim(day, nxt - 1e-9, nearest_sample=False)
-        st.traces = [tr for tr in st if tr.stats.npts > 0]
+        trim_half_open(st, day, nxt)
         for sid in sorted({tr.id for tr in st}):
             part = st.select(id=sid).split()  # miniSEED cannot store masked (gappy) arrays
             path = _sds_path(sds_root, part[0], day)
