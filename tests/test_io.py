@@ -415,6 +415,34 @@ def test_fetch_insight_layout_days_and_resume(tmp_path):
     assert len(again.requests) == 1 and again.requests[0][4] == UTCDateTime("2019-05-25")
 
 
+def test_fetch_insight_crash_mid_day_is_not_complete(tmp_path, monkeypatch):
+    # A crash after the first channel file of a day was renamed into place: the day has no
+    # completion marker, so a rerun downloads it again (files alone never mark a day done).
+    import scatclust.io._fetch as fetch_mod
+
+    root = str(tmp_path / "sds")
+    real_replace = os.replace
+    calls = []
+
+    def crashing_replace(src, dst):
+        calls.append(dst)
+        real_replace(src, dst)
+        if len(calls) == 1:
+            raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(fetch_mod.os, "replace", crashing_replace)
+    with pytest.raises(KeyboardInterrupt):
+        sio.fetch_insight("2019-05-22", "2019-05-23", root, client=FakeClient())
+    monkeypatch.setattr(fetch_mod.os, "replace", real_replace)
+    assert os.path.exists(calls[0])  # one channel file is there ...
+    again = FakeClient()
+    paths = sio.fetch_insight("2019-05-22", "2019-05-23", root, client=again)
+    assert len(again.requests) == 1 and len(paths) == 3  # ... but the day is fetched again
+    third = FakeClient()
+    assert sio.fetch_insight("2019-05-22", "2019-05-23", root, client=third) == []
+    assert third.requests == []
+
+
 def test_fetch_insight_retries_and_errors(tmp_path):
     root = str(tmp_path / "sds")
     flaky = FakeClient(fail=2)

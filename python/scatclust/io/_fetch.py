@@ -24,12 +24,16 @@ def _sds_path(root, tr, day):
                         f"{day.year}.{day.julday:03d}")
 
 
-def _day_exists(root, network, station, location, channels, day):
-    from glob import glob
+def _marker(root, network, station, location, channels, day):
+    """Completion marker of one requested day: written after all of the day's channel files
+    have been renamed into place, so a day counts as downloaded only if every file of it is."""
+    safe = channels.replace("?", "_").replace("*", "_")
+    return os.path.join(root, ".scatclust_fetch", f"{network}.{station}.{location}.{safe}."
+                        f"{day.year}.{day.julday:03d}.done")
 
-    pattern = os.path.join(root, f"{day.year}", network, station, f"{channels}.D",
-                           f"{network}.{station}.{location}.{channels}.D.{day.year}.{day.julday:03d}")
-    return bool(glob(pattern))
+
+def _day_exists(root, network, station, location, channels, day):
+    return os.path.exists(_marker(root, network, station, location, channels, day))
 
 
 def fetch_insight(start, end, sds_root, *, client=None, network="XB", station="ELYSE",
@@ -54,9 +58,11 @@ def fetch_insight(start, end, sds_root, *, client=None, network="XB", station="E
     retry_wait : float
         Seconds between attempts.
     overwrite : bool
-        False (default) skips days that already have a file in the tree, so an interrupted
-        download resumes where it stopped.  Files are written under a temporary name and
-        renamed, so a crash never leaves a half-written day file.
+        False (default) skips days already downloaded, so an interrupted download resumes
+        where it stopped. Each file is written under a temporary name and renamed; after all
+        of a day's files are in place a marker ``sds_root/.scatclust_fetch/<ids>.<year>.<doy>.done``
+        (listing them) is written, and only days with a marker are skipped. A crash between
+        two channel files therefore leaves the day unmarked, and the next run fetches it again.
     verbose : bool
         Print one line per day.
 
@@ -113,6 +119,7 @@ def fetch_insight(start, end, sds_root, *, client=None, network="XB", station="E
                              f"{type(last).__name__}: {last}") from last
         # keep the day's own samples, [day, next midnight)
         trim_half_open(st, day, nxt)
+        written_day = []
         for sid in sorted({tr.id for tr in st}):
             part = st.select(id=sid).split()  # miniSEED cannot store masked (gappy) arrays
             path = _sds_path(sds_root, part[0], day)
@@ -121,6 +128,13 @@ def fetch_insight(start, end, sds_root, *, client=None, network="XB", station="E
             part.write(tmp, format="MSEED")
             os.replace(tmp, path)
             written.append(path)
+            written_day.append(path)
+        # Last: the marker (also for days without data, which are not requested again).
+        marker = _marker(sds_root, network, station, location, channels, day)
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        with open(marker + ".part", "w") as fh:
+            fh.write("\n".join(written_day) + "\n")
+        os.replace(marker + ".part", marker)
         if verbose:
             print(f"{day.date}: {len(st)} trace(s) written")
         day = nxt
