@@ -194,12 +194,24 @@ def _process_day(task):
 
     store = FeatureStore(task["store"], mode="a")
     pad = task["pad_before"]
-    days = list(scio.iter_days(task["source"], start=day, end=day + DAY_S, pad=pad))
-    days = [d for d in days if d.day is not None and d.day.ns == task["day_ns"]] or \
-        [d for d in days if d.error]
-    if not days:
+    note = ""
+    dd = _read_day(scio, task["source"], day, pad)
+    if dd is not None and dd.error:
+        # The error may come from a neighbouring day's file, read only for the padding (SDS
+        # names end in .YEAR.DOY): then read the day's own files alone; the missing padding
+        # counts as a gap (the windows that need it are dropped).
+        tag = f".{day.year}.{day.julday:03d}"
+        own = [f for f in dd.files if f.endswith(tag)]
+        if own and len(own) < len(dd.files):
+            try:
+                st_own = scio.read(own)
+            except ValueError:
+                pass  # the day's own file is bad too: report the first error
+            else:
+                note = f"padding from the neighbouring days unreadable, treated as a gap ({dd.error})"
+                dd = scio.DayData(day, st_own, own, None)
+    if dd is None:
         return result("empty", reason="no data for this day")
-    dd = days[0]
     if dd.error:
         return result("failed", reason=dd.error)
     station = _stream_station(dd.stream)
@@ -207,9 +219,19 @@ def _process_day(task):
         label = store.group_name(station, day)
         if not task["overwrite"] and store.is_complete(label):
             return result("skipped", reason="already complete")
+    # Output span: the padded day, clipped to the data (a short record is not blown up to a
+    # day of gap samples); the clipped start stays on the hop grid anchored at midnight.
+    t_lo, t_hi = day - pad, day + DAY_S + task["pad_after"]
+    if len(dd.stream):
+        a = min(tr.stats.starttime for tr in dd.stream)
+        b = max(tr.stats.endtime for tr in dd.stream)
+        fs = task["prepare"].sampling_rate or dd.stream[0].stats.sampling_rate
+        step = task["pyramid"]["hop"] / fs
+        if a > t_lo:
+            t_lo = t_lo + math.floor((a - t_lo) / step) * step
+        t_hi = min(t_hi, b + 1.0 / fs)
     try:
-        rec = scio.prepare(dd.stream, task["prepare"], starttime=day - pad,
-                           endtime=day + DAY_S + task["pad_after"])
+        rec = scio.prepare(dd.stream, task["prepare"], starttime=t_lo, endtime=t_hi)
     except ValueError as exc:
         return result("failed", name=label, reason=f"prepare: {exc}")
     pyr = _build_pyramid(task["pyramid"], task["n_threads"])
@@ -228,7 +250,13 @@ def _process_day(task):
     name = store.write_day(ds, day=day, gaps=task["gaps"], files=dd.files)
     attrs = store._attrs(name)
     return result("processed", name=name, n_windows=int(attrs["n_windows"]),
-                  n_dropped_gap=int(attrs["n_dropped_gap"]))
+                  n_dropped_gap=int(attrs["n_dropped_gap"]), reason=note)
+
+
+def _read_day(scio, source, day, pad):
+    days = list(scio.iter_days(source, start=day, end=day + DAY_S, pad=pad))
+    days = [d for d in days if d.day is not None and d.day.ns == day.ns] or [d for d in days if d.error]
+    return days[0] if days else None
 
 
 # -------------------------------------------------------------------- day listing
@@ -466,7 +494,7 @@ def extract(archive, store, *, start=None, end=None, prepare=None, pyramid=None,
 
             if client is None:
                 own_cluster = LocalCluster(n_workers=min(n_workers, max(1, len(todo))), threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
                 client = own_client = Client(own_cluster)
                 how = f"LocalCluster({len(own_cluster.workers)} workers x {nthr} threads)"
             elif isinstance(client, str):
