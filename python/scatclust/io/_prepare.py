@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 
 import numpy as np
 import obspy
@@ -262,9 +263,11 @@ def _sosfiltfilt(sos, x):
 
 
 def _epoch_grid_ceil(t: UTCDateTime, rate: float) -> tuple:
-    """First time >= t on the grid k / rate since 1970 (and k)."""
-    k = math.ceil(t.ns * rate / 1e9 - 1e-6)
-    return UTCDateTime(ns=round(k * 1e9 / rate)), k
+    """First time >= t on the grid k / rate since 1970 (and k), in exact integer arithmetic
+    (float nanoseconds since 1970 would be off by up to ~100 ns)."""
+    r = Fraction(rate).limit_denominator(10**6)
+    k = math.ceil(Fraction(t.ns) * r / 10**9 - Fraction(1, 10**6))
+    return UTCDateTime(ns=round(Fraction(k * 10**9) / r)), k
 
 
 # ----------------------------------------------------------------------------- prepare

@@ -158,7 +158,7 @@ def _read_sds(src: SDSSource, starttime, endtime, *, format=None) -> tuple:
 def _slice(st: Stream, starttime, endtime) -> Stream:
     if starttime is None and endtime is None:
         return Stream(traces=list(st))
-    return st.slice(starttime, endtime)
+    return st.slice(starttime, endtime, nearest_sample=False)
 
 
 def read(source, *, format=None, starttime=None, endtime=None) -> Stream:
@@ -173,8 +173,8 @@ def read(source, *, format=None, starttime=None, endtime=None) -> Stream:
     format : str, optional
         ObsPy format name (``"MSEED"``, ``"SAC"``...); None lets ObsPy detect it.
     starttime, endtime : obspy.UTCDateTime or str, optional
-        Keep only data in this span (inclusive, ObsPy's trim convention).  For miniSEED,
-        records outside the span are not decoded.
+        Keep only the samples with ``starttime <= t <= endtime`` (ObsPy's trim with
+        ``nearest_sample=False``).  For miniSEED, records outside the span are not decoded.
 
     Returns
     -------
@@ -209,7 +209,7 @@ def read(source, *, format=None, starttime=None, endtime=None) -> Stream:
             raise ValueError("reading an SDSSource needs starttime and endtime "
                              "(use iter_days to walk the whole archive one day at a time)")
         st, _ = _read_sds(source, starttime, endtime, format=format)
-        st.trim(starttime, endtime)
+        st.trim(starttime, endtime, nearest_sample=False)
         return st
     if not isinstance(source, (str, os.PathLike, list, tuple)):
         raise TypeError(f"source of type {type(source).__name__} is not supported; pass an "
@@ -218,14 +218,23 @@ def read(source, *, format=None, starttime=None, endtime=None) -> Stream:
     for path in _expand_paths(source):
         st += _read_file(path, format=format, starttime=starttime, endtime=endtime)
     if starttime is not None or endtime is not None:
-        st.trim(starttime, endtime)
+        st.trim(starttime, endtime, nearest_sample=False)
     return st
 
 
 def _day_window(day, pad):
-    # half-open [day - pad, day + 1 d + pad): the sample at the next midnight belongs to
-    # the next day.  UTCDateTime has nanosecond precision, so 1 ns before the end excludes it.
-    return day - pad, day + DAY + pad - 1e-9
+    # [day - pad, day + 1 d + pad]; the end is made half-open by _trim_half_open
+    return day - pad, day + DAY + pad
+
+
+def trim_half_open(st: Stream, t0, t1) -> Stream:
+    """Keep, in place, the samples with t0 <= time < t1 (the sample at t1 belongs to the
+    next span).  ObsPy's trim is inclusive (and rounds sample positions to 1e-7), so the end
+    is moved 1e-4 sample earlier."""
+    for tr in st:
+        tr.trim(t0, t1 - 1e-4 * tr.stats.delta, nearest_sample=False)
+    st.traces = [tr for tr in st if tr.stats.npts > 0]
+    return st
 
 
 _SDS_DAY = re.compile(r"\.(\d{4})\.(\d{3})$")
@@ -260,16 +269,25 @@ def _iter_sds(src, start, end, pad, format):
     for day in own_days:
         t0, t1 = _day_window(day, pad)
         files = _sds_files(client, src, t0, t1)
-        try:
-            st = Stream()
-            for f in files:
+        own = f".{day.year}.{day.julday:03d}"
+        st = Stream()
+        error = None
+        for f in files:
+            try:
                 st += _read_file(f, format=format, starttime=t0, endtime=t1)
-        except ReadError as exc:
-            yield DayData(day, Stream(), files, str(exc))
+            except ReadError as exc:
+                if f.endswith(own):
+                    error = str(exc)
+                    break
+                # a neighbouring day's file, read only for spill-over and padding: its
+                # data are left out (prepare marks them as gaps) and the day goes on
+                warnings.warn(f"{day.date}: neighbouring file skipped: {exc}", stacklevel=3)
+        if error is not None:
+            yield DayData(day, Stream(), files, error)
             continue
         st = st.select(network=src.network, station=src.station, location=src.location,
                        channel=src.channel)
-        st.trim(t0, t1, nearest_sample=False)
+        trim_half_open(st, t0, t1)
         yield DayData(day, st, files, None)
 
 
@@ -317,7 +335,7 @@ def _iter_files(paths, start, end, pad, format):
         except ReadError as exc:
             yield DayData(day, Stream(), files, str(exc))
             continue
-        st.trim(t0, t1, nearest_sample=False)
+        trim_half_open(st, t0, t1)
         yield DayData(day, st, files, None)
 
 
@@ -330,7 +348,8 @@ def _iter_stream(st, start, end, pad):
         if (start is not None and day + DAY <= start) or (end is not None and day >= end):
             continue
         t0, t1 = _day_window(day, pad)
-        sub = st.slice(t0, t1, nearest_sample=False)
+        sub = Stream([tr.slice(t0, t1 - 1e-4 * tr.stats.delta, nearest_sample=False)
+                      for tr in st])
         sub.traces = [tr for tr in sub if tr.stats.npts > 0]
         if len(sub):
             yield DayData(day, sub, [], None)
