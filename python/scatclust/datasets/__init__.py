@@ -1,0 +1,11 @@
+"""Synthetic data sets with ground truth.
+
+``synthetic_mars`` generates Mars-like (NASA InSight VBB) 3-component records: the
+mixture, every source's waveform, per-sample labels and an event list (see
+:mod:`scatclust.datasets._synthetic_mars` for the model of each source).
+"""
+from __future__ import annotations
+
+from ._synthetic_mars import SyntheticMars, synthetic_mars
+
+__all__ = ["SyntheticMars", "synthetic_mars"]
