@@ -118,6 +118,9 @@ class ExtractSummary:
             lines.append(f"  failed {name}: {why}")
         for name, why in self.empty.items():
             lines.append(f"  empty  {name}: {why}")
+        for r in self._by("processed"):
+            if r.reason:
+                lines.append(f"  note   {r.name}: {r.reason}")
         return "\n".join(lines)
 
 
@@ -212,6 +215,8 @@ def _process_day(task):
                 dd = scio.DayData(day, st_own, own, None)
     if dd is None:
         return result("empty", reason="no data for this day")
+    if not note and getattr(dd, "warnings", None):
+        note = "; ".join(dd.warnings)
     if dd.error:
         return result("failed", reason=dd.error)
     station = _stream_station(dd.stream)
@@ -254,7 +259,15 @@ def _process_day(task):
 
 
 def _read_day(scio, source, day, pad):
-    days = list(scio.iter_days(source, start=day, end=day + DAY_S, pad=pad))
+    """The DayData of ``day``; warnings of the reader (e.g. a neighbouring day's file skipped)
+    are kept in ``dd.warnings`` for the summary."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        days = list(scio.iter_days(source, start=day, end=day + DAY_S, pad=pad))
+    for d in days:
+        d.warnings = [str(w.message) for w in caught]
     days = [d for d in days if d.day is not None and d.day.ns == day.ns] or [d for d in days if d.error]
     return days[0] if days else None
 

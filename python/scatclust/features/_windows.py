@@ -70,25 +70,22 @@ def coefficient_coords(meta):
 
 
 def _local_time_coords(t_end_ns, station, longitude):
-    """Optional (sol, lmst) for InSight or (local_time) for a given longitude, per window end."""
+    """Optional (sol, lmst) for InSight or (local_time) for a given longitude, per window end
+    (vectorised over the datetime64 array)."""
     try:
         from .. import io as scio
-    except ImportError:  # scatclust.io not available: times stay UTC only
+    except ImportError:  # ObsPy (the seismic extra) missing: times stay UTC only
         return {}
-    from obspy import UTCDateTime
-
-    out = {}
-    times = [UTCDateTime(ns=int(t)) for t in t_end_ns]
-    mars = station.split(".")[1] == "ELYSE" if "." in station else False
-    if mars and hasattr(scio, "utc_to_lmst"):
+    t = np.asarray(t_end_ns, dtype=np.int64).astype("datetime64[ns]")
+    parts = station.split(".")
+    if len(parts) > 1 and parts[1] == "ELYSE":
         kw = {} if longitude is None else {"longitude": longitude}
-        pairs = [scio.utc_to_lmst(t, **kw) for t in times]
-        out["sol"] = ("window", np.array([p[0] for p in pairs], dtype=np.int64))
-        out["lmst"] = ("window", np.array([p[1] for p in pairs], dtype=np.float64))
-    elif longitude is not None and hasattr(scio, "local_solar_time"):
-        out["local_time"] = ("window", np.array([scio.local_solar_time(t, longitude) for t in times],
-                                                dtype=np.float64))
-    return out
+        sol, hours = scio.utc_to_lmst(t, **kw)
+        return {"sol": ("window", np.asarray(sol, dtype=np.int64)),
+                "lmst": ("window", np.asarray(hours, dtype=np.float64))}
+    if longitude is not None:
+        return {"local_time": ("window", np.asarray(scio.local_solar_time(t, longitude), dtype=np.float64))}
+    return {}
 
 
 def window_features(record, pyramid, *, longitude=None, local_time=True):
