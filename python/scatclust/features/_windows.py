@@ -127,7 +127,7 @@ def window_features(record, pyramid, *, longitude=None, local_time=True):
     ...     channels=["XB.ELYSE.02.BHU"], processing=[])
     >>> ds = window_features(rec, scatclust.ScatteringPyramid(J=4, scales=(256, 1024), hop=256), local_time=False)
     >>> ds.features.shape
-    (13, 2, 70)
+    (13, 2, 50)
     """
     import xarray as xr
 
