@@ -244,12 +244,16 @@ def _picks(rec, ev):
 @pytest.mark.parametrize("seed", [0, 2, 3])
 def test_quake_arrivals_and_coda_from_envelope(seed):
     rec = synthetic_mars("small", seed=seed)
-    quakes = _events(rec, "quake")
+    n = rec.mixture.shape[1]
+    # quakes whose S arrival and 3 coda times lie inside the record (the forced one does)
+    quakes = [e for e in _events(rec, "quake") if e["s_onset"] + 3 * e["coda_tau"] * rec.fs < n]
     assert quakes
     ev = quakes[0]
     t_p, sp, coda_tau = _picks(rec, ev)
-    assert abs(t_p - ev["p_onset"] / rec.fs) < 5.0
-    assert abs(sp - ev["sp_delay"]) < 5.0, (sp, ev["sp_delay"])
+    # pick precision is bounded by the rise times (P: 1-4 s, S: 2-8 s) and the envelope's
+    # random fluctuations; S-P delays are 60-400 s
+    assert abs(t_p - ev["p_onset"] / rec.fs) < 8.0
+    assert abs(sp - ev["sp_delay"]) < 10.0, (sp, ev["sp_delay"])
     assert abs(coda_tau / ev["coda_tau"] - 1.0) < 0.15, (coda_tau, ev["coda_tau"])
     assert abs(ev["s_onset"] - ev["p_onset"] - ev["sp_delay"] * rec.fs) < 1e-6
     # all three components carry the event

@@ -69,7 +69,8 @@ wind (bursts; mimics atmospheric/wind-induced noise of convective daytime gusts)
     linear ramps. Duration: log-normal, median ``WIND_DURATION_MEDIAN`` = 20 min,
     sigma_ln = 0.5, clipped to 5-90 min (tens of minutes). Envelope: cosine ramps (rise
     20 %, decay 30 % of the duration) times a gust factor exp(0.4 s(t) - 0.08), s a
-    smooth unit-variance Gaussian process with 20 s correlation. Amplitude (RMS at the
+    smooth unit-variance Gaussian process with 20 s correlation. Amplitude (about the mean
+    component RMS at the
     envelope's plateau): log-normal, median ``WIND_AMPLITUDE_MEDIAN`` = 6, sigma_ln 0.5.
     Spectrum: PSD ``S_w(f) = (f/f1)^2 / (1 + (f/f1)^2) / (1 + (f/f2)^4)``, f1 =
     ``WIND_F1`` = 0.1 Hz, f2 = ``WIND_F2`` = 4 Hz: flat (broadband) from 0.1 to 4 Hz,
@@ -102,7 +103,8 @@ donk (short high-frequency transients, mimics the thermally driven "donks")
     19 h.
 
 quake (occasional marsquakes, Clinton et al. 2021 families)
-    Onsets: Poisson, ``QUAKE_RATE`` = 0.5 per sol, uniform in time. Family 'LF' (p = 0.5):
+    Onsets: Poisson, ``QUAKE_RATE`` = 1 per sol, uniform in time (the order of the
+    InSight catalogue rate in quiet seasons). Family 'LF' (p = 0.5):
     band 0.1-1 Hz (PSD 1/(1 + (0.1/f)^8) / (1 + (f/1)^8)), S-P delay uniform 120-400 s,
     coda decay time tau_c uniform 60-180 s; family 'HF': narrow band around 2.4 Hz
     (Gaussian PSD, standard deviation 0.25 Hz, the 2.4 Hz resonance), S-P delay 60-240 s,
@@ -203,7 +205,7 @@ DONK_RATE_BASE = 4.0  # per hour
 DONK_RATE_EVENING = (19.0, 15.0)
 DONK_KAPPA = 8.0
 
-QUAKE_RATE = 0.5  # per sol
+QUAKE_RATE = 1.0  # per sol
 QUAKE_AMPLITUDE_MEDIAN = 4.0
 QUAKE_FAMILIES = {
     "LF": {"sp": (120.0, 400.0), "coda_tau": (60.0, 180.0), "band": (0.1, 1.0)},
