@@ -36,3 +36,15 @@ __all__ = [
     "stft",
     "threads",
 ]
+
+
+__all__ += ["open_features"]  # lazy, see __getattr__
+
+
+def __getattr__(name):
+    # Lazy: `import scatclust` must not import zarr / xarray / dask (the 'seismic' extra).
+    if name == "open_features":
+        from .store import open_features
+
+        return open_features
+    raise AttributeError(f"module 'scatclust' has no attribute {name!r}")
