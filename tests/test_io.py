@@ -467,3 +467,20 @@ def test_fetch_insight_network(tmp_path):
     assert paths and all(os.path.getsize(p) > 0 for p in paths)
     st = obspy.read(paths[0])
     assert st[0].stats.network == "XB" and st[0].stats.sampling_rate == 20.0
+
+
+def test_fetch_insight_command_line(tmp_path, capsys):
+    from scatclust.io.__main__ import main
+
+    root = str(tmp_path / "sds")
+    client = FakeClient()
+    assert main(["fetch-insight", "2019-05-22", "2019-05-24", root, "--retry-wait", "0"], client=client) == 0
+    assert "6 file(s) written" in capsys.readouterr().out
+    assert [r[4] for r in client.requests] == [UTCDateTime("2019-05-22"), UTCDateTime("2019-05-23")]
+    assert main(["fetch-insight", "2019-05-22", "2019-05-24", root], client=FakeClient()) == 0
+    assert "0 file(s) written" in capsys.readouterr().out  # resumed: both days complete
+    assert main(["fetch-insight", "2019-06-01", "2019-06-02", root, "--retries", "1"],
+                client=FakeClient(fail=5)) == 2
+    assert "error: request XB.ELYSE.02.BH? 2019-06-01" in capsys.readouterr().err
+    assert main(["fetch-insight", "2019-06-02", "2019-06-01", root], client=FakeClient()) == 2
+    assert "must be after start" in capsys.readouterr().err
