@@ -170,7 +170,7 @@ def test_store_round_trip(tmp_path, dtype):
     names = [store.write_day(window_features(r, pyr)) for r in recs]
     assert names == ["XB.ELYSE.02_2019-06-01", "XB.ELYSE.02_2019-06-02"] and store.days() == names
     assert all(store.verify(n) for n in names)
-    ds = open_features(tmp_path / "s.zarr")
+    ds = open_features(tmp_path / "s.zarr", layout="flat")
     wf = [window_features(r, pyr) for r in recs]
     keep = [~w["gap"].values[:, -1] for w in wf]  # default policy: drop windows touching a gap
     assert sum(k.sum() for k in keep) < sum(k.size for k in keep)
@@ -183,7 +183,7 @@ def test_store_round_trip(tmp_path, dtype):
     assert ds["features"].dtype == dtype and ds.sizes["coefficient"] == wf[0].sizes["coefficient"]
     assert list(ds["day"].values[[0, -1]]) == ["2019-06-01", "2019-06-02"]
     assert scatclust.open_features is open_features
-    one = open_features(tmp_path / "s.zarr", days=["2019-06-02"])
+    one = open_features(tmp_path / "s.zarr", days=["2019-06-02"], layout="flat")
     np.testing.assert_array_equal(one["features"].values, wf[1]["features"].values[keep[1]])
 
 
@@ -193,7 +193,7 @@ def test_store_mask_policy(tmp_path):
     wf = as_real_features(window_features(rec, pyr))
     store = FeatureStore(tmp_path / "m.zarr")
     store.write_day(wf, gaps="mask")
-    ds = open_features(store.path)
+    ds = open_features(store.path, layout="flat")
     f, g = ds["features"].values, ds["gap"].values
     assert ds.sizes["window"] == wf.sizes["window"] and g.any()
     assert np.isnan(f[g]).all()
@@ -215,7 +215,7 @@ def test_extract_in_process_matches_window_features(reference_store, stream3):
     t = wf["time_end"].values
     sel = (t > np.datetime64(day.datetime, "ns")) & (t <= np.datetime64((day + 86400).datetime, "ns"))
     assert sel.sum() == 86400 // 256  # every window that ends in the day, grid anchored at midnight
-    ds = open_features(path, days=["2019-06-02"])
+    ds = open_features(path, days=["2019-06-02"], layout="flat")
     np.testing.assert_array_equal(ds["features"].values, wf["features"].values[sel])
     np.testing.assert_array_equal(ds["time_end"].values, t[sel])
     assert ds.sizes["coefficient"] == summary.n_coefficients
@@ -357,7 +357,7 @@ def test_fit_normalization_stored_and_reused(tmp_path, dtype):
     for r in recs:
         store.write_day(window_features(r, pyr))
     stats = fit_normalization(store.path, days=["2019-06-01", "2019-06-03"])
-    train = open_features(store.path, days=["2019-06-01", "2019-06-03"])
+    train = open_features(store.path, days=["2019-06-01", "2019-06-03"], layout="flat")
     x = train["features"].values.astype(np.float64)
     np.testing.assert_allclose(stats.mean, x.mean(0), rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(stats.var, x.var(0), rtol=1e-12, atol=1e-300)
@@ -366,7 +366,7 @@ def test_fit_normalization_stored_and_reused(tmp_path, dtype):
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.m2, stats.m2)
     # the stats travel with the features and are applied unchanged
-    ds = open_features(store.path)
+    ds = open_features(store.path, layout="flat")
     assert ds.attrs["normalization_days"] == loaded.days
     z = apply_normalization(ds)
     std = np.where(stats.std > 0, stats.std, 1.0)
