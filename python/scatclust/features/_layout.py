@@ -123,7 +123,7 @@ def by_channel(ds):
         the per-channel metadata ``family``, ``j``, ``j1``, ``j2``, ``j1p``, ``part``,
         ``real`` (coefficient), ``flat_coefficient`` (channel, coefficient). With
         cross-channel columns: ``cross_features`` (window, scale, pair, cross_coefficient),
-        ``pair`` (e.g. 'U-V'), ``channel_a``/``channel_b`` (pair, SEED ids),
+        ``pair`` (e.g. 'U-V', sorted by channel index), ``channel_a``/``channel_b`` (pair, SEED ids),
         ``cross_family``, ``cross_j``, ... (cross_coefficient), ``cross_flat_coefficient``
         (pair, cross_coefficient). Other data variables with a ``coefficient`` dimension
         (``norm_mean``, ``norm_std``) are split the same way; every other coordinate
@@ -177,7 +177,7 @@ def by_channel(ds):
                          f"{[len(c) for c in cols]}; use the flat layout")
     idx = np.stack(cols) if cols else np.empty((0, 0), np.int64)
     cross = np.flatnonzero(~per)
-    pairs = list(dict.fromkeys(zip(a[cross].tolist(), b[cross].tolist())))
+    pairs = sorted(set(zip(a[cross].tolist(), b[cross].tolist())))  # channel-index order, as channels
     pcols = [cross[(a[cross] == pa) & (b[cross] == pb)] for pa, pb in pairs]
     if len({len(c) for c in pcols}) > 1:
         raise ValueError(f"the channel pairs {pairs} have different numbers of cross-channel coefficients "

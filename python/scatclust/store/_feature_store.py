@@ -502,8 +502,8 @@ def open_features(path, days=None, *, layout="channel"):
 
     check_choice(layout, "layout", LAYOUTS)
     reader = _reader(path)
-    layout = reader.layout
-    if layout is None:
+    stored = reader.layout
+    if stored is None:
         raise ValueError(f"the store {getattr(reader, 'path', path)!r} holds no features yet (no layout)")
     names = _select(reader, days)
     parts, attrs_all = [], {}
@@ -511,7 +511,7 @@ def open_features(path, days=None, *, layout="channel"):
         arrays, attrs = reader.read_arrays(n, lazy=True)
         parts.append((n, arrays))
         attrs_all[n] = attrs
-    n_s, n_c = len(layout["scales"]), len(layout["coefficients"]["family"])
+    n_s, n_c = len(stored["scales"]), len(stored["coefficients"]["family"])
 
     def cat(key, empty_shape, dtype):
         vals = [a[key] for _, a in parts]
@@ -533,20 +533,20 @@ def open_features(path, days=None, *, layout="channel"):
                                               for n, a in parts]) if parts else np.empty(0, "U32")),
         "day": ("window", np.concatenate([np.full(len(a["time_end"]), attrs_all[n]["day"], dtype="U10")
                                           for n, a in parts]) if parts else np.empty(0, "U10")),
-        "scale": ("scale", np.asarray(layout["scales"], dtype=np.int64)),
+        "scale": ("scale", np.asarray(stored["scales"], dtype=np.int64)),
     }
     for k in _OPTIONAL_WINDOW:
         if parts and all(k in a for _, a in parts):
             coords[k] = ("window", np.concatenate([a[k] for _, a in parts]))
     rates = {attrs_all[n]["sampling_rate"] for n in names}
     if len(rates) == 1:
-        coords["scale_seconds"] = ("scale", np.asarray(layout["scales"], dtype=np.float64) / rates.pop())
-    cf = layout["coefficients"]
+        coords["scale_seconds"] = ("scale", np.asarray(stored["scales"], dtype=np.float64) / rates.pop())
+    cf = stored["coefficients"]
     for k in _COEF_KEYS:
         v = np.asarray(cf[k])
         coords[k] = ("coefficient", v.astype(bool) if k == "real" else v)
     data_vars = {"features": (("window", "scale", "coefficient"), feats)}
-    ds_attrs = {"store": getattr(reader, "path", str(path)), "days": names, "hop": layout["hop"], "J": layout["J"],
+    ds_attrs = {"store": getattr(reader, "path", str(path)), "days": names, "hop": stored["hop"], "J": stored["J"],
                 "channels": {attrs_all[n]["station"]: attrs_all[n]["channels"] for n in names}}
     stats = reader.normalization
     if stats is not None:
