@@ -20,7 +20,8 @@ xr = pytest.importorskip("xarray", reason="the seismic extra (xarray) is needed"
 pytest.importorskip("zarr", reason="the seismic extra (zarr) is needed")
 
 import scatclust  # noqa: E402
-from scatclust.features import ExtractSummary, as_real_features, extract, window_features  # noqa: E402
+from scatclust.features import (ExtractSummary, as_real_features, by_channel, extract, flat,  # noqa: E402
+                                window_features)
 from scatclust.io import PrepareConfig, SDSSource  # noqa: E402
 from scatclust.store import (FeatureStore, NormalizationStats, apply_normalization, fit_normalization,  # noqa: E402
                              load_normalization, merge_all, open_features, partial_moments)
@@ -170,7 +171,7 @@ def test_store_round_trip(tmp_path, dtype):
     names = [store.write_day(window_features(r, pyr)) for r in recs]
     assert names == ["XB.ELYSE.02_2019-06-01", "XB.ELYSE.02_2019-06-02"] and store.days() == names
     assert all(store.verify(n) for n in names)
-    ds = open_features(tmp_path / "s.zarr")
+    ds = open_features(tmp_path / "s.zarr", layout="flat")
     wf = [window_features(r, pyr) for r in recs]
     keep = [~w["gap"].values[:, -1] for w in wf]  # default policy: drop windows touching a gap
     assert sum(k.sum() for k in keep) < sum(k.size for k in keep)
@@ -183,7 +184,7 @@ def test_store_round_trip(tmp_path, dtype):
     assert ds["features"].dtype == dtype and ds.sizes["coefficient"] == wf[0].sizes["coefficient"]
     assert list(ds["day"].values[[0, -1]]) == ["2019-06-01", "2019-06-02"]
     assert scatclust.open_features is open_features
-    one = open_features(tmp_path / "s.zarr", days=["2019-06-02"])
+    one = open_features(tmp_path / "s.zarr", days=["2019-06-02"], layout="flat")
     np.testing.assert_array_equal(one["features"].values, wf[1]["features"].values[keep[1]])
 
 
@@ -193,7 +194,7 @@ def test_store_mask_policy(tmp_path):
     wf = as_real_features(window_features(rec, pyr))
     store = FeatureStore(tmp_path / "m.zarr")
     store.write_day(wf, gaps="mask")
-    ds = open_features(store.path)
+    ds = open_features(store.path, layout="flat")
     f, g = ds["features"].values, ds["gap"].values
     assert ds.sizes["window"] == wf.sizes["window"] and g.any()
     assert np.isnan(f[g]).all()
@@ -215,7 +216,7 @@ def test_extract_in_process_matches_window_features(reference_store, stream3):
     t = wf["time_end"].values
     sel = (t > np.datetime64(day.datetime, "ns")) & (t <= np.datetime64((day + 86400).datetime, "ns"))
     assert sel.sum() == 86400 // 256  # every window that ends in the day, grid anchored at midnight
-    ds = open_features(path, days=["2019-06-02"])
+    ds = open_features(path, days=["2019-06-02"], layout="flat")
     np.testing.assert_array_equal(ds["features"].values, wf["features"].values[sel])
     np.testing.assert_array_equal(ds["time_end"].values, t[sel])
     assert ds.sizes["coefficient"] == summary.n_coefficients
@@ -357,7 +358,7 @@ def test_fit_normalization_stored_and_reused(tmp_path, dtype):
     for r in recs:
         store.write_day(window_features(r, pyr))
     stats = fit_normalization(store.path, days=["2019-06-01", "2019-06-03"])
-    train = open_features(store.path, days=["2019-06-01", "2019-06-03"])
+    train = open_features(store.path, days=["2019-06-01", "2019-06-03"], layout="flat")
     x = train["features"].values.astype(np.float64)
     np.testing.assert_allclose(stats.mean, x.mean(0), rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(stats.var, x.var(0), rtol=1e-12, atol=1e-300)
@@ -366,7 +367,7 @@ def test_fit_normalization_stored_and_reused(tmp_path, dtype):
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.m2, stats.m2)
     # the stats travel with the features and are applied unchanged
-    ds = open_features(store.path)
+    ds = open_features(store.path, layout="flat")
     assert ds.attrs["normalization_days"] == loaded.days
     z = apply_normalization(ds)
     std = np.where(stats.std > 0, stats.std, 1.0)
@@ -387,6 +388,121 @@ def test_fit_normalization_on_dask_equals_in_process(reference_store):
         b = fit_normalization(path, client=c)
     for k in ("count", "mean", "m2"):
         np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+
+
+# ------------------------------------------------------------------------ channel layout
+META = ("family", "j", "j1", "j2", "j1p", "part", "real")
+
+
+def channel_oracle(ds):
+    """Numpy oracle of the channel view: per channel index c, the flat columns whose coordinate
+    ``channel`` == c, in flat order; per pair (a, b) the columns with channel == -1,
+    channel_a == a, channel_b == b, in flat order."""
+    x = np.asarray(ds["features"].values)
+    ch, a, b = (np.asarray(ds[k].values) for k in ("channel", "channel_a", "channel_b"))
+    per = {int(c): x[..., ch == c] for c in np.unique(ch[ch >= 0])}
+    pairs = []
+    for i in np.flatnonzero(ch < 0):
+        if (a[i], b[i]) not in pairs:
+            pairs.append((a[i], b[i]))
+    cross = {(int(p), int(q)): x[..., (ch < 0) & (a == p) & (b == q)] for p, q in pairs}
+    return per, cross
+
+
+@pytest.mark.parametrize("cross_channel", [False, True])
+@pytest.mark.parametrize("as_real", [False, True])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_by_channel_matches_flat_columns_and_round_trips(cross_channel, as_real, lazy):
+    rec = record(C=3, L=3000)
+    flat_ds = window_features(rec, small_pyramid(C=3, as_real=as_real, cross_channel=cross_channel))
+    # interleave the channels' columns at random (each channel's own order kept): the view
+    # must read the channel coordinates, not assume positions
+    group = np.stack([flat_ds[k].values for k in ("channel", "channel_a", "channel_b")], axis=1)
+    key = np.random.default_rng(3).random(len(group))
+    for g in np.unique(group, axis=0):
+        members = np.flatnonzero((group == g).all(axis=1))
+        key[members] = np.sort(key[members])
+    flat_ds = flat_ds.isel(coefficient=np.argsort(key))
+    assert flat_ds["channel"].values[0] != 0 or flat_ds["channel"].values[1] != 0
+    if lazy:
+        flat_ds = flat_ds.chunk({"window": 4})
+    per, cross = channel_oracle(flat_ds)
+    ds = by_channel(flat_ds)
+    assert ds["features"].dims == ("window", "scale", "channel", "coefficient")
+    assert ds["features"].dtype == flat_ds["features"].dtype
+    assert (hasattr(ds["features"].data, "dask")) is lazy
+    assert ds["channel"].values.tolist() == IDS  # SEED ids, in channel-index order
+    for c, cid in enumerate(IDS):
+        np.testing.assert_array_equal(ds["features"].sel(channel=cid).values, per[c])
+        cols = np.flatnonzero(flat_ds["channel"].values == c)
+        for k in META:
+            np.testing.assert_array_equal(ds[k].values, flat_ds[k].values[cols], err_msg=k)
+    if as_real:
+        assert set(ds["part"].values) == {"re", "im"}
+    if cross_channel:
+        assert ds["pair"].values.tolist() == ["U-V", "U-W", "V-W"]
+        for p, q in cross:
+            name = f"{'UVW'[p]}-{'UVW'[q]}"
+            got = ds["cross_features"].sel(pair=name)
+            np.testing.assert_array_equal(got.values, cross[(p, q)])
+            assert (str(got["channel_a"].values), str(got["channel_b"].values)) == (IDS[p], IDS[q])
+        assert "family" in ds.coords and "cross_family" in ds.coords
+    else:
+        assert "cross_features" not in ds and "pair" not in ds.dims
+    for k in ("time_end", "time_start", "gap", "sol", "lmst", "scale", "scale_seconds", "seed_id"):
+        assert ds[k].identical(flat_ds[k]), k
+    assert ds.attrs == flat_ds.attrs
+    back = flat(ds)
+    assert hasattr(back["features"].data, "dask") is lazy
+    assert back.identical(flat_ds)  # exact round trip: values, dtypes, coordinates, attributes
+    assert by_channel(ds) is ds and flat(flat_ds) is flat_ds
+
+
+def test_by_channel_rejects_channels_with_different_coefficients():
+    ds = as_real_features(window_features(record(C=2, L=3000), small_pyramid(C=2)))
+    j = ds["j"].values.copy()
+    j[np.flatnonzero(ds["channel"].values == 1)[0]] += 1
+    with pytest.raises(ValueError, match="coefficient coordinate 'j' differs between channel 0 and channel 1"):
+        by_channel(ds.assign_coords(j=("coefficient", j)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_open_features_channel_layout_and_normalization(tmp_path, dtype):
+    pyr = small_pyramid(C=3, as_real=True, cross_channel=True)
+    store = FeatureStore(tmp_path / "c.zarr")
+    for k in range(2):
+        store.write_day(window_features(record(dtype, C=3, L=3000, start=T0 + 86400 * k + 3600, seed=k), pyr))
+    stats = fit_normalization(store.path)
+    ds = open_features(store.path)
+    fl = open_features(store.path, layout="flat")
+    assert ds["features"].dims == ("window", "scale", "channel", "coefficient")
+    assert ds["channel"].values.tolist() == IDS
+    assert hasattr(ds["features"].data, "dask") and hasattr(ds["cross_features"].data, "dask")  # lazy
+    per, cross = channel_oracle(fl)
+    for c, cid in enumerate(IDS):
+        np.testing.assert_array_equal(ds["features"].sel(channel=cid).values, per[c])
+    np.testing.assert_array_equal(ds["cross_features"].sel(pair="V-W").values, cross[(1, 2)])
+    assert flat(ds).identical(fl)
+    # statistics reshaped to the channel layout: norm_mean.sel(channel=c) = stats of c's columns
+    cols = np.flatnonzero(fl["channel"].values == 1)
+    np.testing.assert_array_equal(ds["norm_mean"].sel(channel=IDS[1]).values, stats.mean[:, cols])
+    # same numbers in both layouts, from the carried variables and from explicit stats
+    zf = apply_normalization(fl)
+    for z in (apply_normalization(ds), apply_normalization(ds, store.path), apply_normalization(ds, stats)):
+        assert z["features"].dims == ds["features"].dims and z.attrs["normalized"]
+        assert z["features"].dtype == dtype
+        np.testing.assert_array_equal(flat(z)["features"].values, zf["features"].values)
+    # oracle for the flat numbers: (x - mean) / std with numpy
+    std = np.where(stats.std > 0, stats.std, 1.0)
+    np.testing.assert_allclose(zf["features"].values, ((fl["features"].values - stats.mean) / std).astype(dtype),
+                               rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
+    # complex window features in the channel layout: converted to the stored real layout first
+    new = window_features(record(dtype, C=3, L=3000, seed=9), small_pyramid(C=3, cross_channel=True))
+    a = apply_normalization(by_channel(new), stats)
+    b = apply_normalization(new, stats)
+    np.testing.assert_array_equal(flat(a)["features"].values, b["features"].values)
+    with pytest.raises(ValueError, match=r"layout='stacked' must be one of 'channel', 'flat'"):
+        open_features(store.path, layout="stacked")
 
 
 # ------------------------------------------------------------------------------- HDF5

@@ -117,6 +117,9 @@ def window_features(record, pyramid, *, longitude=None, local_time=True):
         (dim ``chan``), coefficient metadata (see the module notes), optional ``sol``/``lmst``
         or ``local_time``; attributes ``station`` ('NET.STA.LOC'), ``channels``
         (comma-separated SEED ids), ``sampling_rate``, ``hop``, ``J``, ``processing``.
+        This flat layout (every channel on one coefficient axis) is the store's write format;
+        :func:`scatclust.features.by_channel` gives the channel view (window, scale, channel,
+        coefficient) that :func:`scatclust.open_features` returns by default.
 
     Examples
     --------

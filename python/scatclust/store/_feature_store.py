@@ -441,7 +441,10 @@ def _select(reader, days):
     return sorted(set(chosen))
 
 
-def open_features(path, *, days=None):
+LAYOUTS = ("channel", "flat")
+
+
+def open_features(path, days=None, *, layout="channel"):
     """All complete days of a feature store as one ``xarray.Dataset``.
 
     Parameters
@@ -452,30 +455,55 @@ def open_features(path, *, days=None):
         Days ('YYYY-MM-DD', datetime, UTCDateTime: every station of that day) or group names
         ('NET.STA.LOC_YYYY-MM-DD'). Default: every complete day. Asking for a day that is not
         complete is an error; incomplete groups are never read.
+    layout : {'channel', 'flat'}
+        'channel' (default): ``features`` (window, scale, channel, coefficient) as made by
+        :func:`scatclust.features.by_channel`; 'flat': the stored layout (window, scale,
+        coefficient), the coefficient axis mixing every channel.
 
     Returns
     -------
     xarray.Dataset
-        ``features`` (window, scale, coefficient) float32/float64, real (see the store notes),
-        lazily loaded per day (a dask array, one chunk per day) from Zarr, in memory from
-        HDF5; coordinates ``time_end`` (window) and ``time_start`` (window, scale)
+        ``features`` float32/float64, real (see the store notes), lazily loaded per day (a
+        dask array, one chunk per day) from Zarr, in memory from HDF5:
+
+        * layout='channel': dims (window, scale, channel, coefficient); ``channel`` labelled
+          with the SEED ids ('XB.ELYSE.02.BHU'; by channel code when several stations are
+          read), ``channel_index``; per-channel coefficient metadata ``family``, ``j``,
+          ``j1``, ``j2``, ``j1p``, ``part``, ``real`` (coefficient) and ``flat_coefficient``
+          (channel, coefficient, the stored column). With cross-channel families also
+          ``cross_features`` (window, scale, pair, cross_coefficient), ``pair`` ('U-V'),
+          ``channel_a``/``channel_b`` (pair), ``cross_family``, ``cross_j``, ...
+        * layout='flat': dims (window, scale, coefficient); coefficient metadata family,
+          channel (index, -1 for cross-channel), channel_a, channel_b, j, j1, j2, j1p, part,
+          real.
+
+        Both: coordinates ``time_end`` (window) and ``time_start`` (window, scale)
         datetime64[ns] UTC, ``gap`` (window, scale), ``station`` and ``day`` (window, str),
-        ``sol``/``lmst``/``local_time`` (window) when every selected day has them, ``scale``,
-        ``scale_seconds``, coefficient metadata (family, channel, channel_a, channel_b, j, j1,
-        j2, j1p, part, real); with stored normalisation statistics, data variables
-        ``norm_mean`` and ``norm_std`` (scale, coefficient) used by :func:`apply_normalization`.
-        Attributes: ``store``, ``days``, ``channels`` (dict station -> SEED ids), ``hop``, ``J``.
+        ``sol``/``lmst``/``local_time`` (window) when every selected day has them,
+        ``scale``, ``scale_seconds``; with stored normalisation statistics, data variables
+        ``norm_mean`` and ``norm_std`` ((scale, channel, coefficient) and
+        ``cross_norm_mean``/``cross_norm_std`` (scale, pair, cross_coefficient), or (scale,
+        coefficient) in the flat layout) used by :func:`apply_normalization`. Attributes:
+        ``store``, ``days``, ``channels`` (dict station -> SEED ids), ``hop``, ``J``.
 
     Examples
     --------
     >>> ds = scatclust.open_features("features.zarr")               # doctest: +SKIP
-    >>> ds.features.sel(scale=65536).where(ds.family == "sparsity", drop=True)  # doctest: +SKIP
+    >>> ds.features.dims                                             # doctest: +SKIP
+    ('window', 'scale', 'channel', 'coefficient')
+    >>> ds.features.sel(channel="XB.ELYSE.02.BHU", scale=65536).where(ds.family == "sparsity", drop=True)  # doctest: +SKIP
+    >>> scatclust.open_features("features.zarr", layout="flat").features.dims  # doctest: +SKIP
+    ('window', 'scale', 'coefficient')
     """
     import xarray as xr
 
+    from .._array import check_choice
+    from ..features._layout import by_channel
+
+    check_choice(layout, "layout", LAYOUTS)
     reader = _reader(path)
-    layout = reader.layout
-    if layout is None:
+    stored = reader.layout
+    if stored is None:
         raise ValueError(f"the store {getattr(reader, 'path', path)!r} holds no features yet (no layout)")
     names = _select(reader, days)
     parts, attrs_all = [], {}
@@ -483,7 +511,7 @@ def open_features(path, *, days=None):
         arrays, attrs = reader.read_arrays(n, lazy=True)
         parts.append((n, arrays))
         attrs_all[n] = attrs
-    n_s, n_c = len(layout["scales"]), len(layout["coefficients"]["family"])
+    n_s, n_c = len(stored["scales"]), len(stored["coefficients"]["family"])
 
     def cat(key, empty_shape, dtype):
         vals = [a[key] for _, a in parts]
@@ -505,27 +533,28 @@ def open_features(path, *, days=None):
                                               for n, a in parts]) if parts else np.empty(0, "U32")),
         "day": ("window", np.concatenate([np.full(len(a["time_end"]), attrs_all[n]["day"], dtype="U10")
                                           for n, a in parts]) if parts else np.empty(0, "U10")),
-        "scale": ("scale", np.asarray(layout["scales"], dtype=np.int64)),
+        "scale": ("scale", np.asarray(stored["scales"], dtype=np.int64)),
     }
     for k in _OPTIONAL_WINDOW:
         if parts and all(k in a for _, a in parts):
             coords[k] = ("window", np.concatenate([a[k] for _, a in parts]))
     rates = {attrs_all[n]["sampling_rate"] for n in names}
     if len(rates) == 1:
-        coords["scale_seconds"] = ("scale", np.asarray(layout["scales"], dtype=np.float64) / rates.pop())
-    cf = layout["coefficients"]
+        coords["scale_seconds"] = ("scale", np.asarray(stored["scales"], dtype=np.float64) / rates.pop())
+    cf = stored["coefficients"]
     for k in _COEF_KEYS:
         v = np.asarray(cf[k])
         coords[k] = ("coefficient", v.astype(bool) if k == "real" else v)
     data_vars = {"features": (("window", "scale", "coefficient"), feats)}
-    ds_attrs = {"store": getattr(reader, "path", str(path)), "days": names, "hop": layout["hop"], "J": layout["J"],
+    ds_attrs = {"store": getattr(reader, "path", str(path)), "days": names, "hop": stored["hop"], "J": stored["J"],
                 "channels": {attrs_all[n]["station"]: attrs_all[n]["channels"] for n in names}}
     stats = reader.normalization
     if stats is not None:
         data_vars["norm_mean"] = (("scale", "coefficient"), stats.mean)
         data_vars["norm_std"] = (("scale", "coefficient"), stats.std)
         ds_attrs["normalization_days"] = list(stats.days)
-    return xr.Dataset(data_vars, coords=coords, attrs=ds_attrs)
+    ds = xr.Dataset(data_vars, coords=coords, attrs=ds_attrs)
+    return by_channel(ds) if layout == "channel" else ds
 
 
 # ---------------------------------------------------------------- normalisation
@@ -611,46 +640,83 @@ def load_normalization(path):
 def apply_normalization(ds, stats=None):
     """Standardise features with stored statistics: (x - mean) / std per (scale, coefficient).
 
+    Works on both layouts with identical numbers: the statistics are stored per (scale, flat
+    coefficient) and, for the channel layout, taken at ``flat_coefficient`` /
+    ``cross_flat_coefficient`` (or read from the ``norm_mean``/``norm_std`` variables
+    :func:`open_features` reshaped the same way).
+
     Parameters
     ----------
     ds : xarray.Dataset
-        From :func:`open_features` (which carries ``norm_mean``/``norm_std`` when the store has
-        statistics) or :func:`scatclust.features.window_features` (complex features are
-        converted to the stored real layout first).
+        From :func:`open_features` (either layout; it carries ``norm_mean``/``norm_std`` when
+        the store has statistics), :func:`scatclust.features.window_features` or
+        :func:`scatclust.features.by_channel` (complex features are converted to the stored
+        real layout first).
     stats : NormalizationStats, store path or None
         None: use ``ds.norm_mean`` / ``ds.norm_std``. At inference time pass the training
         store's path (or its stats) to apply them unchanged to new features.
 
     Returns
     -------
-    xarray.Dataset with ``features`` standardised (float64 for float64 input, else the
-    input's float type) and ``attrs['normalized'] = True``.
+    xarray.Dataset in the layout of ``ds`` with ``features`` (and ``cross_features``)
+    standardised (float64 for float64 input, else the input's float type) and
+    ``attrs['normalized'] = True``.
+
+    Examples
+    --------
+    >>> z = apply_normalization(scatclust.open_features("features.zarr"))            # doctest: +SKIP
+    >>> z.features.sel(channel="XB.ELYSE.02.BHU").mean("window")                     # doctest: +SKIP
     """
+    from ..features._layout import CROSS, by_channel, flat, is_channel_layout
     from ..features._windows import as_real_features
 
-    ds = as_real_features(ds)
+    channel = is_channel_layout(ds)
+    if channel:
+        if np.issubdtype(ds["features"].dtype, np.complexfloating):
+            ds = by_channel(as_real_features(flat(ds)))
+        names = ["features"] + ([CROSS + "features"] if "pair" in ds.dims else [])
+        index = {"features": ds["flat_coefficient"].values}
+        if len(names) > 1:
+            index[names[1]] = ds["cross_flat_coefficient"].values
+        n_flat = sum(v.size for v in index.values())
+    else:
+        ds = as_real_features(ds)
+        names = ["features"]
+        n_flat = ds.sizes["coefficient"]
+    trailing = {k: ds[k].dims[-3:] if channel else ("scale", "coefficient") for k in names}
     if stats is None:
         if "norm_mean" not in ds:
             raise ValueError("ds carries no normalisation statistics (no norm_mean/norm_std); pass stats= "
                              "(a NormalizationStats or the training store's path), or run fit_normalization")
-        mean, std = ds["norm_mean"].values, ds["norm_std"].values
+        pre = {"features": "", CROSS + "features": CROSS}
+        mean = {k: ds[pre[k] + "norm_mean"].transpose(*trailing[k]).values for k in names}
+        std = {k: ds[pre[k] + "norm_std"].transpose(*trailing[k]).values for k in names}
     else:
         if not isinstance(stats, NormalizationStats):
             src = stats
             stats = load_normalization(src)
             if stats is None:
                 raise ValueError(f"the store {src!r} has no normalisation statistics; run fit_normalization first")
-        mean, std = stats.mean, stats.std
-    shape = (ds.sizes["scale"], ds.sizes["coefficient"])
-    if mean.shape != shape:
-        raise ValueError(f"the statistics have shape {mean.shape} (scale, coefficient) but ds has {shape}; they "
-                         f"come from features of another layout")
-    if stats is not None and tuple(stats.scales) != tuple(int(s) for s in ds["scale"].values):
-        raise ValueError(f"the statistics were fitted on scales {stats.scales}, ds has {ds['scale'].values.tolist()}")
-    std = np.where((std > 0) & np.isfinite(std), std, 1.0)
-    f = ds["features"]
-    dt = f.dtype
-    out = ((f - mean) / std).astype(dt)
-    res = ds.assign(features=out)
+        shape = (ds.sizes["scale"], n_flat)
+        if stats.mean.shape != shape:
+            raise ValueError(f"the statistics have shape {stats.mean.shape} (scale, coefficient) but ds has {shape}; "
+                             f"they come from features of another layout")
+        if tuple(stats.scales) != tuple(int(s) for s in ds["scale"].values):
+            raise ValueError(f"the statistics were fitted on scales {stats.scales}, ds has "
+                             f"{ds['scale'].values.tolist()}")
+        if channel:  # (scale, flat) -> (scale, channel, coefficient) / (scale, pair, cross_coefficient)
+            mean = {k: stats.mean[:, index[k]] for k in names}
+            std = {k: stats.std[:, index[k]] for k in names}
+        else:
+            mean, std = {"features": stats.mean}, {"features": stats.std}
+    res = ds
+    for k in names:
+        want = tuple(ds.sizes[d] for d in trailing[k])
+        if mean[k].shape != want:
+            raise ValueError(f"the statistics of {k!r} have shape {mean[k].shape} but ds has {want} "
+                             f"{trailing[k]}; they come from features of another layout")
+        s = np.where((std[k] > 0) & np.isfinite(std[k]), std[k], 1.0)
+        f = ds[k]
+        res = res.assign({k: ((f - mean[k]) / s).astype(f.dtype)})
     res.attrs = dict(ds.attrs, normalized=True)
     return res
