@@ -326,13 +326,15 @@ MQS_EVENTS = [(173, "2019-05-23T02:22:59"), (235, "2019-07-26T12:19:18"),
 
 def test_lmst_against_published_times():
     for sol, utc in NAIF_SOL_STARTS:
-        # tolerance 0.05 s: Mars24's mean sol vs the SPICE-based clock drift < 1 ms/sol
-        t = sio.lmst_to_utc(sol, 0.0, longitude=sio.INSIGHT_CLOCK_LONGITUDE)
+        # tolerance 0.05 s: Mars24's mean sol vs the SPICE-based clock drift < 1 ms/sol.
+        # The default longitude is the mission clock's.
+        t = sio.lmst_to_utc(sol, 0.0)
         assert abs(t - UTCDateTime(utc)) < 0.05
-        s, h = sio.utc_to_lmst(UTCDateTime(utc) + 1.0, longitude=sio.INSIGHT_CLOCK_LONGITUDE)
+        assert t == sio.lmst_to_utc(sol, 0.0, longitude=sio.INSIGHT_CLOCK_LONGITUDE)
+        s, h = sio.utc_to_lmst(UTCDateTime(utc) + 1.0)
         assert s == sol and abs(h * 3600 * 1.0274912517 - 1.0) < 0.05
     # true LMST at the lander (135.623447 E) runs 86 s behind the mission clock
-    s, h = sio.utc_to_lmst(UTCDateTime(NAIF_SOL_STARTS[1][1]))
+    s, h = sio.utc_to_lmst(UTCDateTime(NAIF_SOL_STARTS[1][1]), longitude=sio.INSIGHT_LONGITUDE)
     assert s == 0 and abs((24 - h) * 3600 * 1.0274912517 - 85.9) < 0.5
     for sol, utc in MQS_EVENTS:
         assert sio.utc_to_lmst(utc)[0] == sol

@@ -101,7 +101,7 @@ def window_features(record, pyramid, *, longitude=None, local_time=True):
     longitude : float, optional
         East longitude (degrees) for the local-time coordinate. For InSight (station ELYSE)
         the LMST coordinates ``sol`` and ``lmst`` (hours) are added with
-        ``scatclust.io.utc_to_lmst`` (default lander longitude unless given); for other
+        ``scatclust.io.utc_to_lmst`` (the InSight mission clock unless a longitude is given); for other
         stations ``local_time`` (hours, local mean solar time) is added when a longitude is
         given. Skipped when ``scatclust.io`` is unavailable or ``local_time=False``.
     local_time : bool

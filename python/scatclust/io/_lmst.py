@@ -11,17 +11,16 @@ Algorithm and Worked Examples"), written from the published formulas:
     LMST                = MST + longitude_east / 15 h   (mod 24 h)
 
 InSight sols: sol 0 is the landing sol (landing 2018-11-26T19:52:59 UTC, early afternoon
-LMST).  Sols are counted in the lander's local mean solar days: sol = floor(MSD +
-longitude_east/360) - floor(local MSD at landing).  With the InSight longitude
-135.623447 E (the InSight team's landing-site longitude) sol 0 starts at LMST 00:00 on
-2018-11-26 ~05:10:50 UTC, the sol-0 start published by the InSight/NAIF time service.
+LMST). Sols are counted in local mean solar days: sol = floor(MSD + longitude_east/360) -
+floor(local MSD at landing).
 
-The InSight mission clock: the operations LMST (NAIF's InSight time service, used for the
-Marsquake Service catalogue) starts sol 0 at 2018-11-26T05:10:50.336 UTC, 86 s before the
-Mars24 LMST midnight at 135.623447 E: the mission clock was fixed with the pre-landing site
-estimate.  It equals Mars24 at ``INSIGHT_CLOCK_LONGITUDE`` = 135.971885 E (the longitude
-that puts that sol-0 start at LMST 00:00); pass it as ``longitude`` to reproduce mission
-LMST strings.  The default, 135.623447 E, is the true local mean solar time of the lander.
+The InSight mission clock: the operations LMST (NAIF's InSight time service; the LMST of the
+InSight papers, SEIS data products and the Marsquake Service catalogue) starts sol 0 at
+2018-11-26T05:10:50.336 UTC. That is Mars24 at ``INSIGHT_CLOCK_LONGITUDE`` = 135.971885 E
+(the longitude that puts the published sol starts at LMST 00:00; the clock was fixed with
+the pre-landing site estimate), and it is the default here, so that LMST values match the
+published ones. The true local mean solar time of the lander (``INSIGHT_LONGITUDE`` =
+135.623447 E, the landing-site longitude) runs 86 s behind it; pass that longitude for it.
 
 Earth: local mean solar time = UTC + longitude/15 h (mod 24 h).
 """
@@ -97,7 +96,7 @@ def _check_longitude(longitude):
     return float(longitude)
 
 
-def utc_to_lmst(t, longitude=INSIGHT_LONGITUDE):
+def utc_to_lmst(t, longitude=INSIGHT_CLOCK_LONGITUDE):
     """Sol number and local mean solar time (hours) on Mars for a UTC time.
 
     Parameters
@@ -105,7 +104,9 @@ def utc_to_lmst(t, longitude=INSIGHT_LONGITUDE):
     t : obspy.UTCDateTime, str, datetime, numpy.datetime64 or array of datetime64
         UTC time(s), from 1972 on.
     longitude : float
-        Degrees east on Mars; default the InSight lander, 135.623447 E.
+        Degrees east on Mars; default ``INSIGHT_CLOCK_LONGITUDE`` (135.971885 E), the InSight
+        mission clock (published LMST); ``INSIGHT_LONGITUDE`` (135.623447 E) gives the true
+        local mean solar time of the lander, 86 s earlier.
 
     Returns
     -------
@@ -119,7 +120,7 @@ def utc_to_lmst(t, longitude=INSIGHT_LONGITUDE):
     >>> from scatclust.io import utc_to_lmst
     >>> sol, h = utc_to_lmst("2018-11-26T19:52:59")   # InSight landing
     >>> sol, round(h, 2)
-    (0, 14.29)
+    (0, 14.31)
     """
     longitude = _check_longitude(longitude)
     ts, scalar = _timestamps(t)
@@ -132,7 +133,7 @@ def utc_to_lmst(t, longitude=INSIGHT_LONGITUDE):
     return sol, hours
 
 
-def lmst_to_utc(sol, hours, longitude=INSIGHT_LONGITUDE) -> UTCDateTime:
+def lmst_to_utc(sol, hours, longitude=INSIGHT_CLOCK_LONGITUDE) -> UTCDateTime:
     """UTC time of a given InSight sol and LMST (the inverse of :func:`utc_to_lmst`).
 
     Parameters
@@ -142,7 +143,7 @@ def lmst_to_utc(sol, hours, longitude=INSIGHT_LONGITUDE) -> UTCDateTime:
     hours : float
         LMST in hours, [0, 24).
     longitude : float
-        Degrees east on Mars.
+        Degrees east on Mars; default the InSight mission clock (see :func:`utc_to_lmst`).
 
     Returns
     -------
