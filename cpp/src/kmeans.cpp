@@ -21,13 +21,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <limits>
 #include <numeric>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "scatclust/cpu.hpp"
 #include "scatclust/errors.hpp"
 #include "scatclust/parallel.hpp"
 
@@ -327,22 +327,8 @@ __attribute__((target("arch=x86-64-v4"))) void assign_rows_v4(const T* x, std::s
 }
 
 inline int cpu_level() {
-    static const int level = [] {
-        __builtin_cpu_init();
-        const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                        __builtin_cpu_supports("bmi2");
-        const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-        int lvl = v4 ? 4 : (v3 ? 3 : 1);
-        // SCATCLUST_KMEANS_ISA=baseline|x86-64-v3 lowers the level (tests run every build on
-        // one machine); it never raises it above what the CPU supports.
-        if (const char* env = std::getenv("SCATCLUST_KMEANS_ISA")) {
-            const std::string want(env);
-            if (want == "baseline") lvl = 1;
-            else if (want == "x86-64-v3") lvl = std::min(lvl, 3);
-        }
-        return lvl;
-    }();
+    // SCATCLUST_KMEANS_ISA=baseline|x86-64-v3 lowers the level (tests run every build).
+    static const int level = cpu_isa_level("SCATCLUST_KMEANS_ISA");
     return level;
 }
 #endif

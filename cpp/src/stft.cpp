@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 #include <limits>
 #include <vector>
 
+#include "scatclust/cpu.hpp"
 #include "scatclust/errors.hpp"
 #include "scatclust/fft_plan.hpp"
 #include "scatclust/parallel.hpp"
@@ -154,20 +153,7 @@ __attribute__((target("arch=x86-64-v4"))) void window_frame_v4(const T* xs, cons
 }
 
 int stft_isa_level() {
-    static const int level = [] {
-        __builtin_cpu_init();
-        const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                        __builtin_cpu_supports("bmi2");
-        const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-        int lvl = v4 ? 4 : (v3 ? 3 : 1);
-        if (const char* env = std::getenv("SCATCLUST_STFT_ISA")) {
-            const std::string want(env);
-            if (want == "baseline") lvl = 1;
-            else if (want == "x86-64-v3") lvl = std::min(lvl, 3);
-        }
-        return lvl;
-    }();
+    static const int level = cpu_isa_level("SCATCLUST_STFT_ISA");
     return level;
 }
 #endif
