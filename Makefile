@@ -21,7 +21,8 @@ $(VENV)/.stamp-deps: pyproject.toml
 	$(PIP) install --quiet "scikit-build-core>=0.10" "nanobind>=2.4" numpy \
 	    "pytest>=7" "hypothesis>=6" "scipy>=1.12" "kymatio==0.3.0" \
 	    "scikit-learn>=1.6" matplotlib \
-	    "obspy>=1.4" "zarr>=3" "dask[distributed]>=2024.1" "xarray>=2024.1" "h5py>=3.8"
+	    "obspy>=1.4" "zarr>=3" "dask[distributed]>=2024.1" "xarray>=2024.1" "h5py>=3.8" \
+	    "scikit-image>=0.22" "xraylib>=4.1" "astropy>=6"
 	touch $@
 
 venv: $(VENV)/.stamp-deps
