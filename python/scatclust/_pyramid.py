@@ -133,8 +133,8 @@ class ScatteringPyramid:
     >>> pyr = scatclust.ScatteringPyramid(J=6, scales=(256, 1024), hop=256, C=3)
     >>> x = np.random.default_rng(0).standard_normal((3, 20 * 1024)).astype(np.float32)
     >>> out = pyr.transform(x)
-    >>> out.features.shape        # 77 windows, 2 scales, 3 channels x 120 moments
-    (77, 2, 360)
+    >>> out.features.shape        # 77 windows, 2 scales, 3 channels x 112 moments (J=6)
+    (77, 2, 336)
     >>> int(out.window_end[0]), int(out.window_end[1])
     (1024, 1280)
     """

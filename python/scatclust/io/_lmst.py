@@ -152,7 +152,10 @@ def lmst_to_utc(sol, hours, longitude=INSIGHT_CLOCK_LONGITUDE) -> UTCDateTime:
     Examples
     --------
     >>> from scatclust.io import lmst_to_utc
-    >>> str(lmst_to_utc(0, 0.0))[:19]     # start of sol 0, true LMST at the lander
+    >>> str(lmst_to_utc(0, 0.0))[:19]     # start of sol 0 on the mission clock (NAIF)
+    '2018-11-26T05:10:50'
+    >>> from scatclust.io import INSIGHT_LONGITUDE
+    >>> str(lmst_to_utc(0, 0.0, longitude=INSIGHT_LONGITUDE))[:19]   # true LMST at the lander
     '2018-11-26T05:12:16'
     """
     longitude = _check_longitude(longitude)
