@@ -9,3 +9,7 @@ from __future__ import annotations
 from ._synthetic_mars import SyntheticMars, synthetic_mars
 
 __all__ = ["SyntheticMars", "synthetic_mars"]
+
+from ._synthetic_xrf import PIGMENTS, SyntheticXRF, fano_sigma, synthetic_xrf  # noqa: E402
+
+__all__ += ["PIGMENTS", "SyntheticXRF", "fano_sigma", "synthetic_xrf"]
