@@ -1,0 +1,224 @@
+"""scatclust.nn autoencoders and scatclust.cluster.DEC (small, fast fits)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+from scatclust.cluster import DEC  # noqa: E402
+from scatclust.cluster import _dec as dec_module  # noqa: E402
+from scatclust.nn import ConvAutoencoder2d, MLPAutoencoder, conv_out_size  # noqa: E402
+
+ari = sklearn_metrics.adjusted_rand_score
+
+# Small, quick settings shared by the fits below.
+FAST = dict(hidden=(32,), latent_dim=2, pretrain_epochs=40, max_iter=60, batch_size=32, update_interval=10,
+            n_init=5, patience=5)
+
+
+def blobs(n_per=40, d=10, seed=0, spread=0.3):
+    """Three well separated Gaussian blobs in d dimensions and their labels."""
+    rng = np.random.default_rng(seed)
+    means = np.zeros((3, d))
+    means[0, :3], means[1, 3:6], means[2, 6:9] = 3.0, 3.0, 3.0
+    X = np.concatenate([rng.normal(m, spread, (n_per, d)) for m in means]).astype(np.float32)
+    y = np.repeat(np.arange(3), n_per)
+    return X, y
+
+
+def spectrograms(n_per=30, shape=(11, 9), seed=0):
+    """Tiny synthetic log-spectrograms: a horizontal band (tone) at one of three frequencies."""
+    rng = np.random.default_rng(seed)
+    rows = (1, shape[0] // 2, shape[0] - 2)
+    X = rng.normal(0.0, 0.2, (3 * n_per, *shape)).astype(np.float32)
+    for c, r in enumerate(rows):
+        X[c * n_per:(c + 1) * n_per, r, :] += 3.0
+    return X, np.repeat(np.arange(3), n_per)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models: one intra-op thread is fastest on a loaded machine (spinning OpenMP
+    workers otherwise dominate) and keeps the float sums of every run in the same order."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def fitted(one_torch_thread):
+    X, y = blobs()
+    return DEC(3, random_state=0, **FAST).fit(X), X, y
+
+
+# ---- autoencoders ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(17, 23), (32, 32), (1, 64), (1, 1), (8, 5)])
+@pytest.mark.parametrize("channels", [(4,), (4, 8, 8)])
+def test_conv_ae_output_shape_equals_input(shape, channels):
+    ae = ConvAutoencoder2d(shape, channels=channels, latent_dim=3)
+    x = torch.randn(2, 1, *shape)
+    z, xh = ae(x)
+    assert tuple(z.shape) == (2, 3)
+    assert tuple(xh.shape) == (2, 1, *shape)
+
+
+@pytest.mark.parametrize("n", [1, 2, 17, 23, 64])
+def test_conv_out_size_matches_torch(n):
+    conv = torch.nn.Conv2d(1, 1, 3, stride=2, padding=1)
+    assert conv(torch.zeros(1, 1, n, 1)).shape[2] == conv_out_size(n)
+
+
+def test_conv_ae_rejects_wrong_shape():
+    ae = ConvAutoencoder2d((17, 23), channels=(4,), latent_dim=3)
+    with pytest.raises(ValueError, match=r"expected \(n, 1, 17, 23\)"):
+        ae(torch.zeros(2, 1, 17, 22))
+    with pytest.raises(ValueError, match="channels"):
+        ConvAutoencoder2d((4, 4), channels=())
+
+
+def test_mlp_ae_shape():
+    ae = MLPAutoencoder(64, hidden=(16, 8), latent_dim=3)
+    z, xh = ae(torch.randn(5, 64))
+    assert tuple(z.shape) == (5, 3) and tuple(xh.shape) == (5, 64)
+
+
+# ---- target distribution cadence --------------------------------------------------------------------
+@pytest.mark.parametrize("max_iter,interval", [(10, 3), (9, 3), (7, 1), (5, 10), (12, 4)])
+def test_target_recomputed_on_full_data_every_update_interval(monkeypatch, max_iter, interval):
+    X, _ = blobs(n_per=10)
+    calls = []
+    real = dec_module.target_distribution
+
+    def counting(q, *a, **k):
+        calls.append(np.asarray(q).shape)
+        return real(q, *a, **k)
+
+    monkeypatch.setattr(dec_module, "target_distribution", counting)
+    params = dict(FAST, pretrain_epochs=2, max_iter=max_iter, update_interval=interval, batch_size=8)
+    est = DEC(3, tol=0.0, random_state=0, **params).fit(X)  # tol=0: never stops early
+    expected = list(range(0, max_iter, interval))  # oracle: one update before batches 0, k, 2k, ...
+    assert len(calls) == math.ceil(max_iter / interval) == len(expected)
+    assert all(shape == (X.shape[0], 3) for shape in calls)  # the FULL data set, not a batch
+    assert est.history_["target_updates"] == expected
+    assert est.n_iter_ == max_iter
+
+
+def test_tol_stops_at_first_check(fitted):
+    X, _ = blobs()
+    # tol = 1: any fraction of changed labels below 100 % stops at the first comparison.
+    est = DEC(3, random_state=0, **dict(FAST, max_iter=1000)).set_params(tol=1.0).fit(X)
+    assert est.n_iter_ == FAST["update_interval"]
+    assert est.history_["target_updates"] == [0]
+    assert len(est.history_["delta_label"]) == 1 and est.history_["delta_label"][0] < 1.0
+
+
+# ---- clustering quality -----------------------------------------------------------------------------
+def test_blobs_mlp_ari(fitted):
+    est, X, y = fitted
+    assert ari(y, est.labels_) >= 0.95
+    assert est.cluster_centers_.shape == (3, 2)
+    assert est.transform(X).shape == (X.shape[0], 2)
+
+
+def test_spectrograms_conv_ari():
+    X, y = spectrograms()
+    est = DEC(3, channels=(4, 8), latent_dim=3, pretrain_epochs=30, max_iter=60, batch_size=30,
+              update_interval=10, n_init=5, random_state=0).fit(X)
+    assert est.input_shape_ == (1, 11, 9)
+    assert ari(y, est.labels_) >= 0.95
+
+
+def test_idec_gamma_runs_and_clusters():
+    X, y = blobs()
+    est = DEC(3, gamma=0.1, random_state=1, **FAST).fit(X)
+    assert ari(y, est.labels_) >= 0.95
+
+
+def test_predict_consistent_with_labels_and_new_data(fitted):
+    est, X, y = fitted
+    np.testing.assert_array_equal(est.predict(X), est.labels_)
+    X_new, y_new = blobs(n_per=20, seed=5)  # fresh draws from the same blobs
+    assert ari(y_new, est.predict(X_new)) >= 0.95
+    proba = est.predict_proba(X_new)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=10 * np.finfo(np.float32).eps)
+
+
+# ---- reproducibility, dtypes, persistence -------------------------------------------------------------
+def test_same_seed_same_labels_and_rng_untouched(fitted):
+    est, X, _ = fitted
+    state = torch.get_rng_state()
+    again = DEC(3, random_state=0, **FAST).fit(X)
+    assert torch.equal(torch.get_rng_state(), state)  # fit uses a forked RNG
+    np.testing.assert_array_equal(again.labels_, est.labels_)
+    np.testing.assert_array_equal(again.cluster_centers_, est.cluster_centers_)
+    other = DEC(3, random_state=1, **FAST).fit(X)
+    assert not np.array_equal(other.transform(X), est.transform(X))  # a different seed, different weights
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtypes_and_torch_input_give_same_labels(fitted, dtype):
+    est, X, _ = fitted
+    # The model runs in float32; float32 data cast from either precision are the same numbers.
+    np.testing.assert_array_equal(DEC(3, random_state=0, **FAST).fit(X.astype(dtype)).labels_, est.labels_)
+    np.testing.assert_array_equal(est.predict(torch.from_numpy(X.astype(dtype))), est.labels_)
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    est, X, _ = fitted
+    path = tmp_path / "dec.pt"
+    est.save(path)
+    back = DEC.load(path)
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    np.testing.assert_array_equal(back.transform(X), est.transform(X))
+    np.testing.assert_array_equal(back.labels_, est.labels_)
+    assert back.get_params() == est.get_params()
+    assert back.n_iter_ == est.n_iter_
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"a": 1}, path)
+    with pytest.raises(ValueError, match="not a file written by DEC.save"):
+        DEC.load(path)
+
+
+# ---- errors -----------------------------------------------------------------------------------
+def test_errors():
+    X, _ = blobs(n_per=5)
+    with pytest.raises(ValueError, match="n_clusters=0 must be >= 1"):
+        DEC(0).fit(X)
+    with pytest.raises(TypeError, match="n_clusters=2.5 must be an int"):
+        DEC(2.5).fit(X)
+    with pytest.raises(ValueError, match="n_samples=15 should be >= n_clusters=20"):
+        DEC(20).fit(X)
+    with pytest.raises(ValueError, match=r"ndim=1"):
+        DEC(3).fit(np.zeros(30))
+    with pytest.raises(ValueError, match=r"\(n, 1, H, W\) \(one channel\)"):
+        DEC(3).fit(np.zeros((30, 2, 4, 4)))
+    with pytest.raises(ValueError, match="architecture='conv' needs images"):
+        DEC(3, architecture="conv").fit(X)
+    with pytest.raises(ValueError, match="architecture='rnn' must be one of"):
+        DEC(3, architecture="rnn").fit(X)
+    with pytest.raises(ValueError, match="validation_fraction=1.0 must be < 1"):
+        DEC(3, validation_fraction=1.0).fit(X)
+    with pytest.raises(ValueError, match="update_interval=0 must be >= 1"):
+        DEC(3, update_interval=0).fit(X)
+    with pytest.raises(ValueError, match="tol=2.0 must be <= 1"):
+        DEC(3, tol=2.0).fit(X)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        DEC(3).fit(bad)
+    with pytest.raises(Exception, match="not fitted yet"):
+        DEC(3).predict(X)
+
+
+def test_predict_checks_sample_shape(fitted):
+    est, X, _ = fitted
+    with pytest.raises(ValueError, match=r"samples of shape \(9,\); this model was fitted on \(10,\)"):
+        est.predict(X[:, :9])
