@@ -257,3 +257,17 @@ def test_errors_name_the_argument():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device='cuda' but torch.cuda.is_available"):
             _small_est(device="cuda").fit(X)
+
+
+def test_progress_lines_without_tqdm(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm.auto import tqdm` fail
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    X, _, _ = _nested(3, n=60, F=4)
+    est = _small_est(epochs=2, verbose=True).fit(X)
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["FVAEClustering epoch 1/2", "FVAEClustering epoch 2/2"]
+    assert f"loss {est.history_[1]:.4f}" in err[1]
+    _small_est(epochs=2).fit(X)
+    assert capsys.readouterr().err == ""

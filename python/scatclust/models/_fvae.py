@@ -157,8 +157,8 @@ class FactorialVAE(torch.nn.Module):
     >>> sum(p.numel() for p in m.parameters()) == fvae_parameter_count(20, 2, 3, 2, (16,))
     True
     >>> out = m(torch.zeros(5, 2, 20), tau=1.0, generator=torch.Generator().manual_seed(0))
-    >>> [t.shape for t in out["loss"]["total"].shape], out["logits"][0].shape
-    ([], torch.Size([5, 3]))
+    >>> out["loss"]["total"].shape, out["logits"][0].shape, out["loss"]["kl_z"].shape
+    (torch.Size([]), torch.Size([5, 3]), torch.Size([5, 2]))
     """
 
     def __init__(self, n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64), *,
