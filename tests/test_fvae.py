@@ -1,0 +1,273 @@
+"""Factorial VAE (scatclust.models) and its building blocks (scatclust.nn): Gumbel-softmax,
+temperature schedule, loss formulas vs scipy, parameter count, normalisation stored in the
+checkpoint, resume equality, clustering of a synthetic nested problem (ARI vs truth)."""
+import math
+import os
+
+import numpy as np
+import pytest
+from conftest import DTYPES, rel_err, tol
+
+torch = pytest.importorskip("torch", reason="the F-VAE needs torch")
+scipy_stats = pytest.importorskip("scipy.stats")
+from scipy.special import rel_entr  # noqa: E402
+
+from scatclust.models import PUBLISHED_CONFIG, FactorialVAE, FVAEClustering, fvae_parameter_count  # noqa: E402
+from scatclust.models._fvae import categorical_kl_uniform, gaussian_kl, gaussian_nll  # noqa: E402
+from scatclust.nn import MLP, TemperatureSchedule, gumbel_softmax, mlp_parameter_count  # noqa: E402
+
+TDT = {np.float32: torch.float32, np.float64: torch.float64}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny models: one thread is fastest on a shared machine, and keeps results reproducible.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ------------------------------------------------------------------ Gumbel-softmax
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gumbel_softmax_matches_numpy(dtype):
+    logits = torch.tensor(np.random.default_rng(0).normal(size=(7, 5)), dtype=TDT[dtype])
+    y = gumbel_softmax(logits, tau=0.7, generator=torch.Generator().manual_seed(3))
+    # oracle: the same uniforms, the Gumbel transform and the softmax in numpy float64
+    u = torch.rand(logits.shape, generator=torch.Generator().manual_seed(3), dtype=TDT[dtype]).numpy()
+    a = (logits.numpy().astype(np.float64) - np.log(-np.log(u.astype(np.float64)))) / 0.7
+    ref = np.exp(a - a.max(-1, keepdims=True))
+    ref /= ref.sum(-1, keepdims=True)
+    assert y.dtype == TDT[dtype]
+    assert rel_err(y.numpy(), ref) < 10 * tol(dtype)
+    np.testing.assert_allclose(y.sum(-1).numpy(), 1.0, rtol=10 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gumbel_softmax_hard_is_one_hot_with_straight_through_gradient(dtype):
+    logits = torch.tensor(np.random.default_rng(1).normal(size=(6, 4)), dtype=TDT[dtype], requires_grad=True)
+    w = torch.tensor(np.random.default_rng(2).normal(size=(6, 4)), dtype=TDT[dtype])
+    y = gumbel_softmax(logits, tau=0.5, hard=True, generator=torch.Generator().manual_seed(5))
+    soft = gumbel_softmax(logits, tau=0.5, generator=torch.Generator().manual_seed(5))
+    yv = y.detach().numpy()
+    assert set(np.unique(yv)) <= {0.0, 1.0} and (yv.sum(-1) == 1).all()
+    np.testing.assert_array_equal(yv.argmax(-1), soft.detach().numpy().argmax(-1))
+    (g_hard,) = torch.autograd.grad((y * w).sum(), logits)
+    (g_soft,) = torch.autograd.grad((soft * w).sum(), logits)
+    assert np.abs(g_hard.numpy()).max() > 0
+    assert rel_err(g_hard.numpy(), g_soft.numpy()) < 10 * tol(dtype)
+
+
+def test_temperature_schedule():
+    s = TemperatureSchedule(tau0=2.0, tau_min=0.3, rate=0.01)
+    for step in (0, 1, 50, 150):
+        assert s(step) == pytest.approx(max(0.3, 2.0 * math.exp(-0.01 * step)), rel=1e-15)
+    assert s(10**5) == 0.3
+    assert TemperatureSchedule(1.0, 0.5, 0.0)(1000) == 1.0
+    with pytest.raises(ValueError, match=r"tau_min=2.0 must be in \(0, tau0=1.0\]"):
+        TemperatureSchedule(1.0, 2.0)
+    with pytest.raises(ValueError, match="rate=-1 must be >= 0"):
+        TemperatureSchedule(rate=-1)
+    with pytest.raises(ValueError, match="step=-1"):
+        s(-1)
+    with pytest.raises(ValueError, match="tau=0 must be a finite number > 0"):
+        gumbel_softmax(torch.zeros(2, 3), tau=0)
+
+
+# ------------------------------------------------------------------ loss formulas
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_loss_formulas_match_scipy(dtype):
+    rng = np.random.default_rng(7)
+    mq, mp, x = (rng.normal(size=(5, 3)) for _ in range(3))
+    vq, vp = rng.normal(scale=0.5, size=(2, 5, 3))
+    logits = rng.normal(size=(5, 4))
+    T = lambda a: torch.tensor(a, dtype=TDT[dtype])  # noqa: E731
+    # KL of diagonal Gaussians from standard deviations (independent parameterisation)
+    sq, sp = np.exp(vq / 2), np.exp(vp / 2)
+    kl_ref = (np.log(sp / sq) + (sq**2 + (mq - mp) ** 2) / (2 * sp**2) - 0.5).sum(-1)
+    nll_ref = -scipy_stats.norm.logpdf(x, loc=mq, scale=sq).sum(-1)
+    q = np.exp(logits - logits.max(-1, keepdims=True))
+    q /= q.sum(-1, keepdims=True)
+    kly_ref = rel_entr(q, np.full_like(q, 0.25)).sum(-1)
+    assert rel_err(gaussian_kl(T(mq), T(vq), T(mp), T(vp)).numpy(), kl_ref) < 10 * tol(dtype)
+    assert rel_err(gaussian_nll(T(x), T(mq), T(vq)).numpy(), nll_ref) < 10 * tol(dtype)
+    assert rel_err(categorical_kl_uniform(T(logits)).numpy(), kly_ref) < 10 * tol(dtype)
+    # zero divergence of a distribution from itself
+    assert np.abs(gaussian_kl(T(mq), T(vq), T(mq), T(vq)).numpy()).max() < 10 * np.finfo(dtype).eps
+    assert np.abs(categorical_kl_uniform(T(np.zeros((2, 4)))).numpy()).max() < 10 * np.finfo(dtype).eps
+
+
+def test_forward_total_is_weighted_sum_of_terms():
+    torch.manual_seed(0)
+    m = FactorialVAE(6, n_scales=3, n_clusters=(2, 3, 4), latent_dim=2, hidden=(8,), dtype=torch.float64)
+    x = torch.tensor(np.random.default_rng(0).normal(size=(9, 3, 6)))
+    out = m(x, 0.8, generator=torch.Generator().manual_seed(1), w_rec=0.5, w_z=2.0, w_y=3.0)
+    loss = out["loss"]
+    assert loss["rec"].shape == loss["kl_z"].shape == loss["kl_y"].shape == (9, 3)
+    ref = (0.5 * loss["rec"] + 2.0 * loss["kl_z"] + 3.0 * loss["kl_y"]).detach().numpy().sum(1).mean()
+    assert float(loss["total"].detach()) == pytest.approx(ref, rel=1e-13)
+    assert (loss["kl_z"].detach().numpy() >= 0).all() and (loss["kl_y"].detach().numpy() >= -1e-15).all()
+    # KL(y) uses the encoder's q(y|x): compare with scipy on the returned logits
+    for s, K in enumerate((2, 3, 4)):
+        lg = out["logits"][s].detach().numpy()
+        q = np.exp(lg - lg.max(-1, keepdims=True))
+        q /= q.sum(-1, keepdims=True)
+        np.testing.assert_allclose(loss["kl_y"][:, s].detach().numpy(), rel_entr(q, 1.0 / K).sum(-1),
+                                   rtol=1e-10, atol=100 * np.finfo(np.float64).eps)  # sum q log q + log K cancels
+
+
+# ------------------------------------------------------------------ parameter count
+@pytest.mark.parametrize("cfg", [
+    dict(n_features=10, n_scales=4, n_clusters=5, latent_dim=3, hidden=(16, 8)),
+    dict(n_features=7, n_scales=2, n_clusters=(2, 6), latent_dim=1, hidden=()),
+    dict(n_features=33, n_scales=1, n_clusters=3, latent_dim=4, hidden=(5, 9, 2)),
+])
+def test_parameter_count_formula(cfg):
+    m = FactorialVAE(**cfg)
+    assert sum(p.numel() for p in m.parameters()) == fvae_parameter_count(**cfg)
+    assert sum(p.numel() for p in MLP(cfg["n_features"], (4, 2)).parameters()) == \
+        mlp_parameter_count(cfg["n_features"], (4, 2))
+
+
+def test_published_configuration_on_meta_device():
+    m = FactorialVAE(**PUBLISHED_CONFIG, device="meta")
+    n = sum(p.numel() for p in m.parameters())
+    assert all(p.is_meta for p in m.parameters())
+    assert n == fvae_parameter_count(**PUBLISHED_CONFIG) == 195_931_896
+    assert abs(n - 196e6) < 0.005 * 196e6
+
+
+# ------------------------------------------------------------------ synthetic nested problem
+def _nested(seed, n=1000, F=12):
+    """Six small-scale clusters nested two by two in three large-scale ones."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 6, n)
+    large = small // 2
+    mu0, mu1 = rng.normal(0, 4, (6, F)), rng.normal(0, 4, (3, F))
+    X = np.stack([mu0[small] + rng.normal(size=(n, F)), mu1[large] + rng.normal(size=(n, F))], 1)
+    return X, small, large
+
+
+def test_nested_clusters_are_recovered():
+    from sklearn.metrics import adjusted_rand_score
+
+    X, small, large = _nested(0)
+    est = FVAEClustering(n_clusters=(6, 3), latent_dim=4, hidden=(32,), epochs=100, batch_size=64, lr=3e-3,
+                         random_state=0).fit(X)
+    assert adjusted_rand_score(small, est.labels_[:, 0]) >= 0.9
+    assert adjusted_rand_score(large, est.labels_[:, 1]) >= 0.9
+    table = est.contingency(0, 1)
+    assert table.shape == (6, 3) and table.sum() == len(X)
+    np.testing.assert_array_equal(table, est.contingency(0, 1, X))
+    # every small-scale cluster sits (>= 95 %) inside one large-scale cluster, two per large one
+    assert (table.max(1) >= 0.95 * table.sum(1)).all()
+    assert sorted(np.bincount(table.argmax(1), minlength=3)) == [2, 2, 2]
+    # the nesting found equals the true one: map predicted clusters to true ones by majority
+    to_small = [np.bincount(small[est.labels_[:, 0] == k], minlength=6).argmax() for k in range(6)]
+    to_large = [np.bincount(large[est.labels_[:, 1] == k], minlength=3).argmax() for k in range(3)]
+    for k in range(6):
+        assert to_large[table[k].argmax()] == to_small[k] // 2
+    # read-out consistency
+    proba = est.predict_proba(X)
+    assert isinstance(proba, list) and proba[0].shape == (1000, 6) and proba[1].shape == (1000, 3)
+    np.testing.assert_allclose(proba[0].sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(est.predict(X), est.labels_)
+    np.testing.assert_allclose(est.confidence(X), est.confidence_, rtol=1e-6)
+    assert est.transform(X).shape == (1000, 2, 4)
+    order, lab, conf = est.sort_by_confidence(1)
+    assert (np.diff(conf) <= 0).all()
+    np.testing.assert_array_equal(lab, est.labels_[order, 1])
+    np.testing.assert_array_equal(conf, est.confidence_[order, 1])
+
+
+# ------------------------------------------------------------------ normalisation, checkpoints
+def _small_est(**kw):
+    return FVAEClustering(**{**dict(n_clusters=3, latent_dim=2, hidden=(8,), epochs=4, batch_size=50,
+                                    random_state=3), **kw})
+
+
+def test_normalisation_stats_stored_and_reused(tmp_path):
+    X, _, _ = _nested(1, n=300, F=5)
+    X = X * np.array([1.0, 50.0])[:, None] + 7.0  # scales with very different statistics
+    ckpt = tmp_path / "m.pt"
+    est = _small_est().fit(X, checkpoint=ckpt)
+    np.testing.assert_allclose(est.mean_, X.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(est.std_, X.std(0), rtol=1e-12)
+    full = est.predict(X)
+    sub = np.arange(0, 300, 7)
+    np.testing.assert_array_equal(est.predict(X[sub]), full[sub])
+    np.testing.assert_array_equal(est.predict(X[:1]), full[:1])
+    loaded = FVAEClustering.load(ckpt)
+    np.testing.assert_array_equal(loaded.mean_, est.mean_)
+    np.testing.assert_array_equal(loaded.std_, est.std_)
+    np.testing.assert_array_equal(loaded.predict(X[sub]), full[sub])
+    np.testing.assert_array_equal(loaded.transform(X[sub]), est.transform(X)[sub])
+    with pytest.raises(RuntimeError, match="pass X"):
+        loaded.contingency(0, 1)
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    X, _, _ = _nested(2, n=200, F=5)
+    ckpt = tmp_path / "run.pt"
+    first = _small_est(epochs=2).fit(X, checkpoint=ckpt)
+    assert first.n_epochs_ == 2
+    resumed = _small_est(epochs=5).fit(X, checkpoint=ckpt)
+    straight = _small_est(epochs=5).fit(X)
+    assert resumed.n_epochs_ == 5 and resumed.history_ == straight.history_
+    for (k, a), (_, b) in zip(resumed.model_.state_dict().items(), straight.model_.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert sorted(os.listdir(tmp_path)) == ["run.pt"]  # no temporary file left behind
+    # same seed, same labels; another seed, other weights
+    np.testing.assert_array_equal(_small_est(epochs=5).fit(X).labels_, straight.labels_)
+    other = _small_est(epochs=5, random_state=4).fit(X)
+    assert not torch.equal(other.model_.obs_logvar, straight.model_.obs_logvar)
+    with pytest.raises(ValueError, match=r"made with lr=0.001, this estimator has lr=0.01"):
+        _small_est(lr=0.01).fit(X, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="trained on other data"):
+        _small_est(epochs=6).fit(X + 1.0, checkpoint=ckpt)
+
+
+def test_errors_name_the_argument():
+    X = np.zeros((20, 2, 3))
+    with pytest.raises(ValueError, match=r"X.shape=\(20, 6\) must be \(n_windows, n_scales, n_features\)"):
+        _small_est().fit(X.reshape(20, 6))
+    with pytest.raises(ValueError, match="X contains NaN"):
+        _small_est().fit(np.full((5, 2, 3), np.nan))
+    with pytest.raises(ValueError, match="epochs=0 must be an int >= 1"):
+        _small_est(epochs=0).fit(X)
+    with pytest.raises(ValueError, match="device='tpu' must be"):
+        _small_est(device="tpu").fit(X)
+    with pytest.raises(ValueError, match="random_state=-1"):
+        _small_est(random_state=-1).fit(X)
+    with pytest.raises(ValueError, match=r"n_clusters=\(2, 3, 4\) gives 3 values for n_scales=2"):
+        _small_est(n_clusters=(2, 3, 4)).fit(X)
+    with pytest.raises(ValueError, match="n_clusters=1"):
+        FactorialVAE(3, n_clusters=1)
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        _small_est().predict(X)
+    est = _small_est(epochs=1).fit(np.random.default_rng(0).normal(size=(20, 2, 3)))
+    with pytest.raises(ValueError, match=r"X.shape=\(4, 3, 3\) does not match the fitted"):
+        est.predict(np.zeros((4, 3, 3)))
+    with pytest.raises(IndexError, match="scale=2 is out of range for n_scales=2"):
+        est.sort_by_confidence(2)
+    with pytest.raises(IndexError, match="scale_b=5 is out of range"):
+        est.contingency(0, 5)
+    with pytest.raises(ValueError, match="invalid parameter 'k'"):
+        est.set_params(k=3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' but torch.cuda.is_available"):
+            _small_est(device="cuda").fit(X)
+
+
+def test_progress_lines_without_tqdm(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm.auto import tqdm` fail
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    X, _, _ = _nested(3, n=60, F=4)
+    est = _small_est(epochs=2, verbose=True).fit(X)
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["FVAEClustering epoch 1/2", "FVAEClustering epoch 2/2"]
+    assert f"loss {est.history_[1]:.4f}" in err[1]
+    _small_est(epochs=2).fit(X)
+    assert capsys.readouterr().err == ""
