@@ -55,12 +55,17 @@ class CubeSegmentation:
     wall_time: float = 0.0
 
 
-def preprocess_spectra(spectra):
-    """``log(1 + x)`` then division by each spectrum's maximum; every channel kept.
+def preprocess_spectra(spectra, method="anscombe"):
+    """Variance-stabilise / normalise per-pixel spectra; every channel kept.
 
     Parameters
     ----------
     spectra : ndarray (N, C), non-negative
+    method : {"anscombe", "log-max"}
+        ``"anscombe"``: the Anscombe transform ``2 sqrt(x + 3/8)`` (Poisson counts -> unit
+        variance), minus its value at zero counts, divided by the maximum over all
+        spectra; relative intensities between pixels are kept. ``"log-max"``: the
+        published preprocessing, ``log(1 + x)`` divided by each spectrum's maximum.
 
     Returns
     -------
@@ -68,10 +73,17 @@ def preprocess_spectra(spectra):
 
     Example
     -------
-    >>> preprocess_spectra(np.array([[0.0, 1.0, 3.0]])).round(3).tolist()
+    >>> preprocess_spectra(np.array([[0.0, 1.0, 3.0]]), "log-max").round(3).tolist()
     [[0.0, 0.5, 1.0]]
     """
-    x = np.log1p(np.asarray(spectra, dtype=np.float64))
+    if method not in ("anscombe", "log-max"):
+        raise ValueError(f"preprocess={method!r} must be 'anscombe' or 'log-max'")
+    x = np.asarray(spectra, dtype=np.float64)
+    if method == "anscombe":
+        a = 2.0 * np.sqrt(x + 0.375) - 2.0 * np.sqrt(0.375)
+        top = a.max() if a.size else 0.0
+        return (a / (top if top > 0 else 1.0)).astype(np.float32)
+    x = np.log1p(x)
     m = x.max(axis=1, keepdims=True)
     return (x / np.where(m > 0, m, 1.0)).astype(np.float32)
 
@@ -122,8 +134,8 @@ def _check_int(name, value, low):
 
 
 def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, hidden=(256, 64), conv=False,
-            n_pretrain=30, n_cluster_epochs=20, batch_size=256, lr=1e-3, recon_weight=1.0, cluster_weight=1.0,
-            temperature=(1.0, 0.01), silhouette_sample_size=2000, random_state=0):
+            n_pretrain=40, n_cluster_epochs=20, batch_size=64, lr=1e-3, recon_weight=1.0, cluster_weight=1.0,
+            temperature=(1.0, 0.01), preprocess="anscombe", silhouette_sample_size=2000, random_state=0):
     """Segment an (H, W, C) spectral cube into K clusters (method in the module docs).
 
     Parameters
@@ -145,6 +157,8 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     temperature : (float, float)
         Start and end of the geometric annealing, relative to the mean squared distance
         of the codes to their nearest centre at the start of the joint phase.
+    preprocess : {"anscombe", "log-max"}
+        Spectrum transform (:func:`preprocess_spectra`).
     silhouette_sample_size : int or None
         Rows scored by the silhouette (same rows for every k).
     random_state : int
@@ -208,7 +222,7 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
 
     torch.manual_seed(random_state)
     rng = np.random.default_rng(random_state)
-    data = torch.from_numpy(preprocess_spectra(flat[m]))
+    data = torch.from_numpy(preprocess_spectra(flat[m], preprocess))
     encoder, decoder = _build(c, tuple(int(v) for v in hidden), latent_dim, bool(conv))
     params = list(encoder.parameters()) + list(decoder.parameters())
     opt = torch.optim.Adam(params, lr=lr)
