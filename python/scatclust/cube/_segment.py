@@ -3,8 +3,13 @@ r"""Segmentation of spectral data cubes: spectral autoencoder + differentiable k
 A reimplementation of the approach of arXiv:2401.17695 (autoencoder on per-pixel MA-XRF
 spectra, clustering in the latent space), with two errors of its public code fixed:
 
-* Preprocessing keeps every channel: ``log(1 + x)`` then division by each spectrum's
-  maximum. (The public code rebins the spectra in a way that drops channels.)
+* Preprocessing keeps every channel. (The public code rebins the spectra in a way that
+  drops channels.) The published ``log(1 + x)`` then per-spectrum maximum normalisation is
+  available as ``preprocess="log-max"``; the default is the Anscombe transform
+  ``2 sqrt(x + 3/8)``, which makes Poisson counting noise approximately unit-variance in
+  every channel: at tens to hundreds of counts per pixel over hundreds of channels most
+  channels hold 0-2 counts, and log-max then amplifies the noise of weak spectra (on
+  ``synthetic_xrf`` it costs 0.1-0.2 ARI, see ``bench/RESULTS.md``).
 * The clustering term is differentiable: soft assignments
   ``s_ik = softmax_k(-||z_i - mu_k||^2 / T)`` and loss ``mean_i sum_k s_ik ||z_i - mu_k||^2``
   with learnable centres mu_k; the temperature T is annealed geometrically from
