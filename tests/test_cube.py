@@ -150,3 +150,49 @@ def test_errors_name_the_argument(small, kwargs, match):
 def test_bad_cube(bad, match):
     with pytest.raises(ValueError, match=match):
         segment(bad, n_clusters=2)
+
+
+def _write(fmt, cube, path):
+    """Store ``cube`` (H, W, C) in ``fmt``; returns the source given to segment and its key."""
+    if fmt == "hdf5":
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(path / "c.h5", "w") as f:
+            f.create_dataset("xrf/counts", data=cube)
+        return path / "c.h5", "xrf/counts"
+    if fmt == "zarr":
+        zarr = pytest.importorskip("zarr")
+        g = zarr.open_group(str(path / "c.zarr"), mode="w")
+        g.create_array("counts", shape=cube.shape, dtype=cube.dtype)[...] = cube
+        return str(path / "c.zarr"), "counts"
+    if fmt == "fits":
+        fits = pytest.importorskip("astropy.io.fits")
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.moveaxis(cube, -1, 0))]).writeto(path / "c.fits")
+        return path / "c.fits", None
+    xr = pytest.importorskip("xarray")
+    return xr.DataArray(np.moveaxis(cube, -1, 0), dims=("energy", "y", "x")), None
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr", "fits", "xarray"])
+def test_cube_sources_match_numpy(small, tmp_path, fmt):
+    from scatclust.cube import load_cube
+
+    src, key = _write(fmt, small.cube, tmp_path)
+    np.testing.assert_array_equal(load_cube(src, key), small.cube)
+    a = segment(small.cube, n_clusters=5, **FAST)
+    b = segment(src, n_clusters=5, key=key, **FAST)
+    np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_cube_source_errors(tmp_path):
+    from scatclust.cube import load_cube
+
+    with pytest.raises(ValueError, match="does not exist"):
+        load_cube(tmp_path / "nope.h5")
+    (tmp_path / "c.txt").write_text("x")
+    with pytest.raises(ValueError, match="unknown extension"):
+        load_cube(tmp_path / "c.txt")
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "g.h5", "w") as f:
+        f.create_dataset("counts", data=np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match="key="):
+        load_cube(tmp_path / "g.h5")

@@ -6,6 +6,7 @@ autoencoder and a differentiable k-means in its latent space (see
 """
 from __future__ import annotations
 
+from ._load import load_cube
 from ._segment import CubeSegmentation, preprocess_spectra, segment
 
-__all__ = ["CubeSegmentation", "preprocess_spectra", "segment"]
+__all__ = ["CubeSegmentation", "load_cube", "preprocess_spectra", "segment"]

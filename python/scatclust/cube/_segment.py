@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._load import load_cube
+
 
 @dataclass
 class CubeSegmentation:
@@ -140,12 +142,14 @@ def _check_int(name, value, low):
 
 def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, hidden=(256, 64), conv=False,
             n_pretrain=40, n_cluster_epochs=20, batch_size=64, lr=1e-3, recon_weight=1.0, cluster_weight=1.0,
-            temperature=(1.0, 0.01), preprocess="anscombe", silhouette_sample_size=2000, random_state=0):
+            temperature=(1.0, 0.01), preprocess="anscombe", silhouette_sample_size=2000, random_state=0,
+            key=None):
     """Segment an (H, W, C) spectral cube into K clusters (method in the module docs).
 
     Parameters
     ----------
-    cube : array (H, W, C), non-negative (counts)
+    cube : array (H, W, C), non-negative (counts), or any source :func:`load_cube` reads
+        (xarray DataArray, HDF5/Zarr dataset, group or path, FITS file or HDU)
     n_clusters : int >= 2 or None
         None: chosen by the silhouette over ``k_range`` on the latent codes of the whole cube.
     k_range : (int, int)
@@ -168,6 +172,8 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         Rows scored by the silhouette (same rows for every k).
     random_state : int
         Seeds torch, the batch order and the k-means fits.
+    key : str, int or None
+        Dataset inside an HDF5/Zarr group, or FITS HDU (:func:`load_cube`).
 
     Returns
     -------
@@ -186,7 +192,7 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     from ..cluster import KMeans, select_k
 
     t0 = time.perf_counter()
-    x = np.asarray(cube)
+    x = load_cube(cube, key)
     if x.ndim != 3 or min(x.shape) < 1:
         raise ValueError(f"cube of shape {x.shape} must be (H, W, C) with non-zero sizes")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
