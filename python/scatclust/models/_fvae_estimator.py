@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 import torch
 
+from .._array import as_real_numpy
 from ..nn._gumbel import TemperatureSchedule
 from ._fvae import FactorialVAE
 
@@ -150,10 +151,8 @@ class FVAEClustering:
     @staticmethod
     def _check_X(X, name="X"):
         if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        X = np.asarray(X)
-        if X.dtype.kind not in "fiu":
-            raise TypeError(f"{name}.dtype={X.dtype} must be a real numeric dtype")
+            X = X.detach().cpu()
+        X, _ = as_real_numpy(X, name)  # the package's one real-input conversion (dtype, complex checks)
         if X.ndim != 3:
             raise ValueError(f"{name}.shape={X.shape} must be (n_windows, n_scales, n_features), e.g. "
                              f"ScatteringPyramid(..., as_real=True).transform(x).features")
