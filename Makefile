@@ -22,7 +22,7 @@ $(VENV)/.stamp-deps: pyproject.toml
 	    "pytest>=7" "hypothesis>=6" "scipy>=1.12" "kymatio==0.3.0" \
 	    "scikit-learn>=1.6" matplotlib \
 	    "obspy>=1.4" "zarr>=3" "dask[distributed]>=2024.1" "xarray>=2024.1" "h5py>=3.8" \
-	    "scikit-image>=0.22" "xraylib>=4.1" "astropy>=6"
+	    "scikit-image>=0.22" "xraylib>=4.1" "astropy>=6" "tqdm>=4.60"
 	touch $@
 
 venv: $(VENV)/.stamp-deps
