@@ -36,9 +36,10 @@ fastica_separate
     data space (its mixing column times its time course; for the embedding the L lagged
     copies are averaged back onto the samples, "Hankelisation"), so that the components
     add up to ``x``. The priors are projected with the same unmixing; a component whose
-    mixture spectrum departs from the priors' spectrum of that component by more than
-    ``threshold`` (mean absolute log ratio over the Welch frequencies) is assigned to the
-    other source, and at least the most departing one always is. The rest (and the mean,
+    mixture spectrum P_x departs from the priors' spectrum P_p of that component by more
+    than ``threshold``, the departure being ``max(ln mean_f(P_x / P_p), ln mean_f(P_p / P_x))``
+    over the Welch frequencies (a tone in one bin counts as much as broadband excess
+    power), is assigned to the other source (none may be: then the other estimate is 0). The rest (and the mean,
     and for the embedding what the ``n_components`` components leave out) is background.
 """
 from __future__ import annotations
@@ -328,8 +329,8 @@ def fastica_separate(x, priors, n_components=None, embedding=16, threshold=math.
     (C >= 2) or, for a single channel, on its delay embedding with ``embedding`` lags.
     Each component's contribution to ``x`` is compared with the priors' projection on the
     same component: components whose Welch spectrum departs from the priors' by more
-    than ``threshold`` (mean |ln ratio| over frequencies) form the other source, and the
-    most departing one always does; the rest is the background. Details in
+    than ``threshold`` (log of the mean spectral ratio, either way) form the other source
+    (possibly none); the rest is the background. Details in
     :mod:`scatclust.separation._baselines`.
 
     Parameters
@@ -344,8 +345,9 @@ def fastica_separate(x, priors, n_components=None, embedding=16, threshold=math.
     embedding : int
         Delay-embedding dimension L for a single channel (2 <= L <= n / 2).
     threshold : float
-        Spectral departure (mean absolute natural-log ratio; ln 2 = a factor 2 in power
-        on average) above which a component goes to the other source.
+        Spectral departure (natural log of the mean power ratio, either way; ln 2 = twice
+        or half the priors' power on average over frequencies) above which a component
+        goes to the other source.
     nperseg : int, optional
         Welch segment length of the spectra compared (>= 4; clipped to the length);
         default length / 32.
@@ -412,9 +414,11 @@ def fastica_separate(x, priors, n_components=None, embedding=16, threshold=math.
     _, p_pri = _welch(np.swapaxes(prior_sources, 1, 2), nps)       # (R, k, F)
     p_pri = p_pri.mean(axis=0)
     tiny = np.finfo(np.float64).tiny
-    departure = np.mean(np.abs(np.log((p_mix + tiny) / (p_pri + tiny))), axis=-1)
+    ratio = (p_mix + tiny) / (p_pri + tiny)
+    # Log mean spectral ratio, both ways: sensitive to a narrow-band excess (a tone in
+    # one bin) as much as to a broadband one, and to deficits.
+    departure = np.maximum(np.log(ratio.mean(axis=-1)), np.log((1.0 / ratio).mean(axis=-1)))
     other_set = departure > threshold
-    other_set[int(np.argmax(departure))] = True
 
     # The other source: its components' contributions mapped back to the data space.
     contrib = sources[:, other_set] @ ica.mixing_[:, other_set].T   # (T, L) or (n, C)
