@@ -39,7 +39,8 @@ fastica_separate
     mixture spectrum P_x departs from the priors' spectrum P_p of that component by more
     than ``threshold``, the departure being ``max(ln mean_f(P_x / P_p), ln mean_f(P_p / P_x))``
     over the Welch frequencies (a tone in one bin counts as much as broadband excess
-    power), is assigned to the other source (none may be: then the other estimate is 0). The rest (and the mean,
+    power; every component's time course is centred on its window mean first), is
+    assigned to the other source (none may be: then the other estimate is 0). The rest (and the mean,
     and for the embedding what the ``n_components`` components leave out) is background.
 """
 from __future__ import annotations
@@ -410,8 +411,13 @@ def fastica_separate(x, priors, n_components=None, embedding=16, threshold=math.
     ica = FastICA(n_components=k, whiten="unit-variance", random_state=random_state, max_iter=max_iter)
     sources = ica.fit_transform(np.ascontiguousarray(data))        # (T, k)
     prior_sources = np.stack([ica.transform(np.ascontiguousarray(d)) for d in prior_data])  # (R, T, k)
-    _, p_mix = _welch(sources.T, nps)                               # (k, F)
-    _, p_pri = _welch(np.swapaxes(prior_sources, 1, 2), nps)       # (R, k, F)
+    # Each time course is centred on its own window mean first: a prior window projected
+    # with the mixture's unmixing carries an offset (the mixture's mean, e.g. a glitch's,
+    # is not the prior's), which would otherwise fill the low-frequency bins.
+    sources_c = sources - sources.mean(axis=0)
+    prior_c = prior_sources - prior_sources.mean(axis=1, keepdims=True)
+    _, p_mix = _welch(sources_c.T, nps)                             # (k, F)
+    _, p_pri = _welch(np.swapaxes(prior_c, 1, 2), nps)             # (R, k, F)
     p_pri = p_pri.mean(axis=0)
     tiny = np.finfo(np.float64).tiny
     ratio = (p_mix + tiny) / (p_pri + tiny)
