@@ -3,7 +3,9 @@ r"""Baseline separations to compare :func:`scatclust.separate` against.
 All take the observation ``x`` (``(n,)`` or ``(C, n)``: C channels) and ``priors``
 (``(R, *x.shape)``: R windows of the background alone) and return
 ``(background_estimate, other_estimate)``, both of ``x``'s shape and precision, with
-``background_estimate + other_estimate == x`` (to rounding).
+``background_estimate + other_estimate == x`` (to rounding). They need scipy (and
+scikit-learn for FastICA), imported when a baseline runs; inputs are numpy arrays,
+array-likes or CPU torch tensors, outputs numpy arrays.
 
 Spectra are Welch estimates (scipy.signal.welch: Hann window, ``nperseg`` samples, half
 overlap, no detrending so that the zero frequency keeps a pulse's or glitch's mean), per
@@ -49,7 +51,6 @@ import math
 import numbers
 
 import numpy as np
-from scipy import signal
 
 from .._array import as_real_numpy
 
@@ -91,6 +92,8 @@ def _check_nperseg(nperseg, n):
 
 def _welch(a, nperseg):
     """One-sided Welch PSD along the last axis (fs = 1): Hann, half overlap, no detrend."""
+    from scipy import signal  # optional dependency: imported when a baseline runs
+
     return signal.welch(a, fs=1.0, window="hann", nperseg=nperseg, noverlap=nperseg // 2,
                         detrend=False, axis=-1)
 
