@@ -153,6 +153,7 @@ import numbers
 import numpy as np
 
 from .._array import check_choice
+from ._mrw import _fast_len, log_volatility
 
 __all__ = ["SyntheticMars", "synthetic_mars"]
 
@@ -332,22 +333,6 @@ def _check_positive_real(value, name):
 
 # ---------------------------------------------------------------------------------------
 # Building blocks.
-def _fast_len(n):
-    """Smallest 2^a 3^b 5^c >= n (fast FFT sizes)."""
-    best = 1 << max(0, int(n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p = p35
-            while p < n:
-                p *= 2
-            best = min(best, p)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def _projection():
     """(3, 3) matrix mapping (Z up, N, E) motion to U, V, W."""
     dip = np.radians(UVW_DIP)
@@ -381,23 +366,12 @@ def _mrw_increments(rng, n, fs, lam2=MRW_LAMBDA2, integral_scale=MRW_INTEGRAL_SC
 
     ``eps[c, k] * exp(omega[k])`` with eps i.i.d. N(0, 1) and omega Gaussian with covariance
     ``lam2 * ln(T / (|k| + 1))`` for |k| < T = integral_scale * fs samples (0 beyond) and
-    mean ``-lam2 * ln(T)`` (so that E[x^2] = 1), synthesised by circulant embedding.
+    mean ``-lam2 * ln(T)`` (so that E[x^2] = 1), synthesised by circulant embedding
+    (:func:`scatclust.datasets._mrw.log_volatility`, shared with :func:`scatclust.datasets.mrw`).
     """
     big_t = max(2, int(round(integral_scale * fs)))
-    nfft = _fast_len(n + big_t)
-    lag = np.arange(nfft // 2 + 1, dtype=np.float64)
-    cov_half = np.where(lag < big_t, lam2 * np.log(big_t / (lag + 1.0)), 0.0)
-    cov = np.concatenate([cov_half, cov_half[1:(nfft + 1) // 2][::-1]])  # symmetric circulant row
-    spec_cov = np.fft.rfft(cov).real
-    del cov
-    # The log kernel embeds into a positive circulant; clip round-off negatives only.
-    np.maximum(spec_cov, 0.0, out=spec_cov)
-    spec = np.fft.rfft(rng.standard_normal(nfft))
-    spec *= np.sqrt(spec_cov)
-    omega = np.fft.irfft(spec, n=nfft)[:n]
-    del spec, spec_cov
-    omega += -lam2 * math.log(big_t)
-    vol = np.exp(omega, out=omega)
+    vol = log_volatility(rng, n, lam2, big_t)
+    np.exp(vol, out=vol)
     return rng.standard_normal((n_channels, n)) * vol
 
 
@@ -569,6 +543,14 @@ def _make_wind(rng, out, fs, lmst0):
     return events
 
 
+def glitch_pulse(x):
+    """The glitch waveform at times ``x = (t - onset) / tau``, unit peak (at x = 1):
+    ``x exp(1 - x)`` for x > 0, 0 before the onset. The VBB's critically damped response
+    to a step of acceleration (see the module docstring); also used by
+    :func:`scatclust.datasets.separation_toy` ('glitch')."""
+    return np.where(x > 0, x * np.exp(1.0 - np.maximum(x, 0.0)), 0.0)
+
+
 def _make_glitch(rng, out, fs, lmst0):
     n = out.shape[1]
     duration = n / fs
@@ -584,8 +566,7 @@ def _make_glitch(rng, out, fs, lmst0):
         onset = t0 * fs  # fractional sample
         i0 = int(math.floor(onset))
         m = int(math.ceil(12.0 * tau * fs)) + 2
-        x = (np.arange(m) + i0 - onset) / (tau * fs)
-        shape = np.where(x > 0, x * np.exp(1.0 - np.maximum(x, 0.0)), 0.0)
+        shape = glitch_pulse((np.arange(m) + i0 - onset) / (tau * fs))
         _add_segment(out, amps[:, None] * shape[None, :], i0)
         start, end = _interval(shape, i0, n)
         events.append({"source": "glitch", "start": start, "end": end, "onset": float(onset),
