@@ -566,6 +566,7 @@ def occupancy_raster(day, hours, labels, *, n_clusters=None, bins=24, day_label=
     fig, axes = new_figure((2.8 * ncols, 0.9 + 1.6 * nrows + 0.02 * len(days) * nrows), nrows, ncols,
                            sharex=True, sharey=True)
     from matplotlib import colormaps
+    from matplotlib.ticker import MaxNLocator
 
     cmap = colormaps["viridis"].with_extremes(bad="0.85")
     extent = (0.0, 24.0, days[-1] + 0.5, days[0] - 0.5) if len(days) else (0, 24, 0.5, -0.5)
@@ -579,6 +580,7 @@ def occupancy_raster(day, hours, labels, *, n_clusters=None, bins=24, day_label=
                        vmax=1.0, interpolation="nearest")
         ax.set_title(f"cluster {c}", fontsize="medium")
         ax.set_xticks([0, 6, 12, 18, 24])
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         if c % ncols == 0:
             ax.set_ylabel(day_label)
         if c >= k - ncols:

@@ -74,6 +74,9 @@ def separation(x, sources, fs, *, channel=0, nperseg=None, max_points=4000, titl
     rows = [("mixture", x)] + list(zip(names, arrs))
     colors = ["black"] + cluster_colors(len(arrs))
     fig, axes = new_figure((8.0, 1.4 * len(rows) + 0.5), len(rows), 2, width_ratios=[2.2, 1.0])
+    for r in range(1, len(rows)):  # spectra on one scale, so that rows compare
+        axes[r, 1].sharey(axes[0, 1])
+        axes[r, 1].sharex(axes[0, 1])
     t = np.arange(x.shape[-1]) / float(fs)
     f, ax_mix = amplitude_spectral_density(x, fs, nperseg)
     ylim = np.abs(x).max() * 1.05 or 1.0

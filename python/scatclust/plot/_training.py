@@ -95,6 +95,8 @@ def training_curves(history, *, logy="auto", title=None, path=None):
     >>> [ax.get_title() for ax in fig.axes]
     ['recon', 'cluster']
     """
+    from matplotlib.ticker import MaxNLocator
+
     series = history_series(history)
     if not series:
         raise ValueError("history holds no numeric series to draw")
@@ -132,6 +134,7 @@ def training_curves(history, *, logy="auto", title=None, path=None):
         best = raw.get("best_epoch") if isinstance(raw, Mapping) else None
         if "pretrain_loss" in names and isinstance(best, numbers.Real) and 1 <= best <= len(series["pretrain_loss"]):
             ax.axvline(best, color="0.5", linestyle="--", linewidth=0.8, label="best epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(names[0], fontsize="medium")
         ax.set_xlabel(_X_LABELS.get(names[0], "epoch"))
         if len(names) > 1 or (best is not None and "pretrain_loss" in names):
