@@ -15,7 +15,6 @@ REFERENCE_RC = {
     "font.family": "DejaVu Sans",
     "font.size": 8.0,
     "text.hinting": "default",
-    "text.hinting_factor": 8,
     "text.antialiased": True,
     "figure.dpi": 72,
     "savefig.dpi": 72,

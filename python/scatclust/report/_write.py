@@ -198,20 +198,17 @@ def _history_items(history, seismic, cube):
     if cube is not None and cube.history:
         items.append(("cube segmentation", cube.history))
     if history is not None:
-        if isinstance(history, Mapping) and history and all(
-                not isinstance(v, (int, float)) and not _is_series(v) for v in history.values()):
-            items.extend(history.items())  # name -> history
+        if isinstance(history, Mapping) and history and all(_is_history(v) for v in history.values()):
+            items.extend((str(k), v) for k, v in history.items())  # name -> history
         else:
             items.append(("model", history))
     return items
 
 
-def _is_series(v):
-    try:
-        a = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return a.ndim == 1
+def _is_history(v):
+    """A dict of series or a model with a history (not a bare series: that is one history's curve)."""
+    return isinstance(v, Mapping) or (not isinstance(v, (list, tuple, np.ndarray, str))
+                                      and (hasattr(v, "history_") or hasattr(v, "history")))
 
 
 def _markdown(title, created, blocks, config, vers):
@@ -296,8 +293,10 @@ def write_report(out_dir, *, seismic=None, cube=None, separation=None, history=N
     separation : SeparationResults, dict or object, optional
         ``x``, ``fs`` and ``sources`` (dict) or ``background``/``other``
         (:meth:`SeparationResults.coerce`); one dict/object or a list of them.
-    history : list, dict or model, or dict str -> one of those, optional
-        Training histories of further models (:func:`scatclust.plot.training_curves`).
+    history : list, dict or model, or dict str -> (dict or model), optional
+        Training histories of further models (:func:`scatclust.plot.training_curves`). A
+        dict whose values are all dicts or models names several histories (e.g.
+        ``{"DEC": dec, "F-VAE": {"loss": [...]}}``); any other value is one history.
     config : dict, optional
         The run's effective configuration, written into the report as JSON.
     title : str
