@@ -458,7 +458,8 @@ def test_write_report_lists_every_figure(tmp_path, seismic_run, xrf):
     assert json.loads(block) == config
     assert "<h2>Configuration</h2>" in page and "&quot;n_clusters&quot;: 3" in page
     assert "| cluster | windows | share | mean confidence |" in md
-    assert rep.tables["clusters_scale0"].count("\n") == 1 + 1 + int(sr.labels[:, 0].max())
+    assert rep.tables["clusters_scale0"].count("\n") == 1 + est.model_.n_clusters[0]  # empty clusters too
+    assert "<th>package</th>" in page and "<td>:---</td>" not in page
 
 
 def test_write_report_inputs_and_errors(tmp_path):
@@ -496,3 +497,28 @@ def test_seismic_results_without_local_time():
     assert sr.day.tolist() == [0, 1, 1] and sr.time_label == "UTC" and sr.day_label == "day from 2020-01-01"
     with pytest.raises(ValueError, match="no labels given and the dataset has no 'labels' variable"):
         SeismicResults.from_features(ds)
+
+
+def test_seismic_results_from_kmeans():
+    xr = pytest.importorskip("xarray", reason="feature datasets are xarray")
+    from scatclust.cluster import KMeans
+
+    rng = np.random.default_rng(10)
+    n = 60
+    t_end = np.datetime64("2020-03-01T00:00", "ns") + np.arange(n) * np.timedelta64(30, "m")
+    ds = xr.Dataset(coords={"time_end": ("window", t_end),
+                            "time_start": (("window", "scale"), np.stack([t_end - np.timedelta64(s, "s")
+                                                                          for s in (60, 240)], 1)),
+                            "scale_seconds": ("scale", [60.0, 240.0]),
+                            "local_time": ("window", ((t_end - t_end.astype("datetime64[D]")).astype(np.int64)
+                                                      / 3.6e12 + 1.0) % 24)})
+    X = np.concatenate([rng.normal(m, 0.1, (n // 2, 4)) for m in (0.0, 3.0)])
+    km = KMeans(3, random_state=0).fit(X)
+    sr = SeismicResults.from_model(km, ds, X, scale=1)
+    np.testing.assert_array_equal(sr.labels[:, 0], km.predict(X))
+    assert sr.n_clusters == [3] and sr.scale_names == ["240 s"] and sr.time_label == "local time"
+    np.testing.assert_array_equal(sr.latent[0], X)
+    np.testing.assert_array_equal(sr.centers[0], km.cluster_centers_)
+    assert sr.confidence is None
+    with pytest.raises(ValueError, match=r"n_clusters=\[1\] is smaller than the labels need \(\[3\]\)"):
+        SeismicResults(labels=km.labels_, hours=np.zeros(n), day=np.zeros(n, int), n_clusters=1)

@@ -120,6 +120,9 @@ class SeismicResults:
     time_label, day_label : str
         'LMST' / 'sol' (InSight), 'local time' / 'day', or 'UTC' / 'day'.
     model_name : str
+    n_clusters : list of int or None
+        Clusters per scale of the model (default ``labels.max() + 1`` per scale), so that
+        empty clusters are listed too.
     """
 
     labels: np.ndarray
@@ -138,6 +141,7 @@ class SeismicResults:
     time_label: str = "LMST"
     day_label: str = "sol"
     model_name: str = ""
+    n_clusters: list = None
 
     def __post_init__(self):
         self.labels = _per_scale_2d(self.labels, np.shape(self.labels)[0], "labels", np.int64)
@@ -160,6 +164,14 @@ class SeismicResults:
                 raise ValueError(f"latent must be one (n_windows={n}, D) array per scale ({S}), or "
                                  f"(n_windows, n_scales, D)")
             self.latent = [np.asarray(z, dtype=np.float64) for z in lat]
+        top = [int(self.labels[:, s].max()) + 1 if n and self.labels[:, s].max() >= 0 else 1 for s in range(S)]
+        if self.n_clusters is None:
+            self.n_clusters = top
+        else:
+            ks = np.broadcast_to(np.asarray(self.n_clusters, dtype=np.int64).reshape(-1), (S,))
+            if any(k < t for k, t in zip(ks, top)):
+                raise ValueError(f"n_clusters={ks.tolist()} is smaller than the labels need ({top})")
+            self.n_clusters = [int(k) for k in ks]
         if self.scale_names is None:
             self.scale_names = [f"scale {s}" for s in range(S)]
         if len(self.scale_names) != S:
@@ -179,7 +191,7 @@ class SeismicResults:
 
     @classmethod
     def from_features(cls, ds, labels=None, confidence=None, *, latent=None, centers=None, waveforms=None,
-                      fs=None, starttime=None, history=None, scales=None, model_name=""):
+                      fs=None, starttime=None, history=None, scales=None, model_name="", n_clusters=None):
         """From a feature store's dataset and per-window results.
 
         Parameters
@@ -207,6 +219,8 @@ class SeismicResults:
             Positions in ``ds.scale`` of the label columns (default: all scales when labels
             have one column per scale, else scale 0).
         model_name : str
+        n_clusters : int or list of int, optional
+            Clusters per scale (default from the labels).
 
         Returns
         -------
@@ -251,7 +265,8 @@ class SeismicResults:
             kw = dict(waveforms=data, fs=rate, channels=ch, window_start=window_start_samples(t_start, t0, rate),
                       window_length=np.round(sec * rate).astype(np.int64))
         return cls(labels=lab, hours=hours, day=day, confidence=confidence, latent=latent, centers=centers,
-                   scale_names=names, history=history, time_label=tl, day_label=dl, model_name=model_name, **kw)
+                   scale_names=names, history=history, time_label=tl, day_label=dl, model_name=model_name,
+                   n_clusters=n_clusters, **kw)
 
     @classmethod
     def from_model(cls, model, ds, X=None, *, waveforms=None, fs=None, starttime=None, scale=0):
@@ -292,7 +307,9 @@ class SeismicResults:
                 labels, conf = model.predict(X), model.confidence(X)
                 latent = model.transform(X)
             scales = None
+            ks = list(model.model_.n_clusters)
         else:
+            ks = getattr(model, "n_clusters", None)
             if X is None:
                 labels = getattr(model, "labels_", None)
                 if labels is None:
@@ -310,7 +327,7 @@ class SeismicResults:
             scales = [scale]
         return cls.from_features(ds, labels, conf, latent=latent, centers=centers, waveforms=waveforms, fs=fs,
                                  starttime=starttime, history=getattr(model, "history_", None), scales=scales,
-                                 model_name=name)
+                                 model_name=name, n_clusters=ks)
 
 
 @dataclass

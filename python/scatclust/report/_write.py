@@ -105,8 +105,8 @@ class _Writer:
         self.blocks.append(("fig", (caption, files)))
 
 
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
+def _table(header, rows, align="---:"):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -120,7 +120,7 @@ def _seismic_section(w, sr, n_windows, max_lag, tables):
                           f"{sr.time_label} at the window ends; days are {sr.day_label}."))
     for s in range(S):
         lab = sr.labels[:, s]
-        k = int(lab.max()) + 1 if (lab >= 0).any() else 1
+        k = sr.n_clusters[s]
         conf = None if sr.confidence is None else sr.confidence[:, s]
         tag = f"scale{s}"
         name = sr.scale_names[s]
@@ -159,9 +159,8 @@ def _seismic_section(w, sr, n_windows, max_lag, tables):
     if S > 1:
         w.blocks.append(("h3", "Cross-scale nesting"))
         for s in range(S - 1):
-            ka = int(sr.labels[:, s].max()) + 1
-            kb = int(sr.labels[:, s + 1].max()) + 1
-            tab = plot.contingency_table(sr.labels[:, s], sr.labels[:, s + 1], max(ka, 1), max(kb, 1))
+            tab = plot.contingency_table(sr.labels[:, s], sr.labels[:, s + 1], sr.n_clusters[s],
+                                         sr.n_clusters[s + 1])
             w.add("seismic", f"seismic_nesting_scale{s}_scale{s + 1}",
                   f"Contingency of the clusters at {sr.scale_names[s]} (rows) and {sr.scale_names[s + 1]} "
                   f"(columns); colour = share of the row",
@@ -231,12 +230,13 @@ def _markdown(title, created, blocks, config, vers):
             else:
                 out += [f"[{caption}]({png}){extra}", ""]
     out += ["## Configuration", "", "```json", json.dumps(config, indent=2, sort_keys=True, default=str), "```", ""]
-    out += ["## Versions", "", _table(["package", "version"], sorted(vers.items())), ""]
+    out += ["## Versions", "", _table(["package", "version"], sorted(vers.items()), ":---"), ""]
     return "\n".join(out)
 
 
 def _html_table(md):
-    rows = [r.strip().strip("|").split("|") for r in md.splitlines() if not r.startswith("|-")]
+    rows = [r.strip().strip("|").split("|") for r in md.splitlines()]
+    rows = [r for r in rows if not all(set(c.strip()) <= set("-:") for c in r)]  # drop the alignment row
     head = "".join(f"<th>{html.escape(c.strip())}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in rows[1:])
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -266,7 +266,7 @@ def _html(title, created, blocks, config, vers):
     out.append("<h2>Configuration</h2>")
     out.append(f"<pre>{e(json.dumps(config, indent=2, sort_keys=True, default=str))}</pre>")
     out.append("<h2>Versions</h2>")
-    out.append(_html_table(_table(["package", "version"], sorted(vers.items()))))
+    out.append(_html_table(_table(["package", "version"], sorted(vers.items()), ":---")))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
