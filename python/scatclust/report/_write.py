@@ -319,12 +319,12 @@ def write_report(out_dir, *, seismic=None, cube=None, separation=None, history=N
     >>> import numpy as np, tempfile, os
     >>> from scatclust.report import SeismicResults, write_report
     >>> rng = np.random.default_rng(0)
-    >>> sr = SeismicResults(labels=rng.integers(0, 3, (200, 2)), hours=rng.uniform(0, 24, 200),
+    >>> sr = SeismicResults(labels=rng.integers(0, 3, 200), hours=rng.uniform(0, 24, 200),
     ...                     day=rng.integers(180, 183, 200), history=[3.0, 2.0, 1.6])
     >>> with tempfile.TemporaryDirectory() as d:
     ...     rep = write_report(d, seismic=sr, config={"seed": 0})
-    ...     sorted(os.listdir(d)), len(rep.figures)
-    (['figures', 'report.html', 'report.md'], 6)
+    ...     sorted(os.listdir(d)), [f.files[0] for f in rep.figures]
+    (['figures', 'report.html', 'report.md'], ['figures/seismic_time_of_day_scale0.png', 'figures/seismic_occupancy_scale0.png', 'figures/training_seismic_model.png'])
     """
     formats = tuple(formats)
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
