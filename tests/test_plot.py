@@ -400,8 +400,13 @@ def test_seismic_results_from_model(seismic_run):
     sr = SeismicResults.from_model(est, ds, waveforms=st)
     n = ds.sizes["window"]
     np.testing.assert_array_equal(sr.labels, est.labels_)
-    np.testing.assert_array_equal(sr.hours, ds["lmst"].values)
-    np.testing.assert_array_equal(sr.day, ds["sol"].values)
+    # times of day at the window centres, against Mars24 LMST of the centre times (1e-7 h = 0.4 ms)
+    from scatclust.io import utc_to_lmst
+
+    for s, half in enumerate((256, 1024)):
+        sol, h = utc_to_lmst(ds["time_end"].values - np.timedelta64(half * 50, "ms"))
+        np.testing.assert_allclose(sr.hours[:, s], h, rtol=0, atol=1e-7)
+        np.testing.assert_array_equal(sr.day[:, s], sol)
     assert sr.time_label == "LMST" and sr.day_label == "sol" and sr.scale_names == ["25.6 s", "102.4 s"]
     np.testing.assert_array_equal(sr.window_length, [512, 2048])
     # window starts index the same samples as the pyramid's windows: end = start + scale
@@ -493,8 +498,15 @@ def test_seismic_results_without_local_time():
                             "time_start": (("window", "scale"), (t_end - np.timedelta64(60, "s"))[:, None]),
                             "scale_seconds": ("scale", [60.0])})
     sr = SeismicResults.from_features(ds, labels=[0, 1, 1])
-    np.testing.assert_allclose(sr.hours, [23.5, 1.25, 6.0], rtol=RTOL)
-    assert sr.day.tolist() == [0, 1, 1] and sr.time_label == "UTC" and sr.day_label == "day from 2020-01-01"
+    # centres 30 s before the ends; the first window of day 1 falls back into day 0
+    np.testing.assert_allclose(sr.hours[:, 0], [23.5 - 1 / 120, 1.25 - 1 / 120, 6.0 - 1 / 120], rtol=RTOL)
+    assert sr.day[:, 0].tolist() == [0, 1, 1] and sr.time_label == "UTC" and sr.day_label == "day from 2020-01-01"
+    t_end2 = np.array(["2020-01-01T23:30", "2020-01-02T00:00:20"], dtype="datetime64[ns]")
+    ds2 = xr.Dataset(coords={"time_end": ("window", t_end2), "time_start": (("window", "scale"), t_end2[:, None]),
+                             "scale_seconds": ("scale", [60.0])})
+    sr2 = SeismicResults.from_features(ds2, labels=[0, 1])
+    assert sr2.day[:, 0].tolist() == [0, 0]
+    np.testing.assert_allclose(sr2.hours[1, 0], 24.0 - 10 / 3600, rtol=RTOL)
     with pytest.raises(ValueError, match="no labels given and the dataset has no 'labels' variable"):
         SeismicResults.from_features(ds)
 
@@ -517,6 +529,11 @@ def test_seismic_results_from_kmeans():
     sr = SeismicResults.from_model(km, ds, X, scale=1)
     np.testing.assert_array_equal(sr.labels[:, 0], km.predict(X))
     assert sr.n_clusters == [3] and sr.scale_names == ["240 s"] and sr.time_label == "local time"
+    # local time = UTC + 1 h: the window ending 23:30 UTC is centred at 00:28 local, on local day 1
+    i = 47
+    assert str(t_end[i]) == "2020-03-01T23:30:00.000000000"
+    assert sr.day[i, 0] == 1 and sr.hours[i, 0] == pytest.approx(0.5 - 2 / 60, rel=RTOL)
+    assert sr.day[i - 1, 0] == 0
     np.testing.assert_array_equal(sr.latent[0], X)
     np.testing.assert_array_equal(sr.centers[0], km.cluster_centers_)
     assert sr.confidence is None

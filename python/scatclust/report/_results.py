@@ -10,6 +10,9 @@ import numpy as np
 
 __all__ = ["CubeResults", "SeismicResults", "SeparationResults", "as_waveforms"]
 
+#: Length of the Martian mean solar day (24 h LMST) in SI seconds (Allison & McEwen 2000).
+MARS_SOL_SECONDS = 88775.244147
+
 
 def as_waveforms(waveforms, fs=None, starttime=None):
     """Waveforms as ``(data (C, L) float64, fs, starttime, channel names)``.
@@ -70,8 +73,12 @@ def as_waveforms(waveforms, fs=None, starttime=None):
     fs = float(fs)
     if not np.isfinite(fs) or fs <= 0:
         raise ValueError(f"fs={fs!r} must be a positive sampling rate in Hz")
-    t0 = np.datetime64(starttime.ns, "ns") if hasattr(starttime, "ns") else np.datetime64(str(starttime), "ns") \
-        if not isinstance(starttime, np.datetime64) else starttime.astype("datetime64[ns]")
+    if hasattr(starttime, "ns"):  # obspy.UTCDateTime
+        t0 = np.datetime64(int(starttime.ns), "ns")
+    elif isinstance(starttime, np.datetime64):
+        t0 = starttime.astype("datetime64[ns]")
+    else:
+        t0 = np.datetime64(str(starttime), "ns")
     return data, fs, t0, [str(c) for c in range(data.shape[0])]
 
 
@@ -97,10 +104,11 @@ class SeismicResults:
     ----------
     labels : ndarray (n_windows, n_scales) int64
         Cluster of every window at every scale (-1: none).
-    hours : ndarray (n_windows,) float64
-        Time of day of every window end, [0, 24) h (LMST for InSight).
-    day : ndarray (n_windows,) int64
-        Sol (InSight) or day number of every window end.
+    hours : ndarray (n_windows, n_scales) float64
+        Time of day of every window, [0, 24) h (LMST for InSight); :meth:`from_features`
+        gives the window centres. A (n_windows,) array is used for every scale.
+    day : ndarray (n_windows, n_scales) int64
+        Sol (InSight) or day number of the same instants.
     confidence : ndarray (n_windows, n_scales) float64 or None
         Confidence of every label (weights the waveform centroids; picks the reference).
     latent : list of ndarray (n_windows, D), one per scale, or None
@@ -146,11 +154,13 @@ class SeismicResults:
     def __post_init__(self):
         self.labels = _per_scale_2d(self.labels, np.shape(self.labels)[0], "labels", np.int64)
         n, S = self.labels.shape
-        self.hours = np.asarray(self.hours, dtype=np.float64).reshape(-1)
-        self.day = np.asarray(self.day).astype(np.int64).reshape(-1)
-        if self.hours.shape != (n,) or self.day.shape != (n,):
-            raise ValueError(f"hours {self.hours.shape} and day {self.day.shape} must have one entry per window "
-                             f"({n})")
+        try:
+            self.hours = np.broadcast_to(_per_scale_2d(self.hours, n, "hours", np.float64), (n, S)).copy()
+            self.day = np.broadcast_to(_per_scale_2d(self.day, n, "day", np.int64), (n, S)).copy()
+        except ValueError as exc:
+            if "broadcast" not in str(exc):
+                raise
+            raise ValueError(f"hours and day must be (n_windows,) or (n_windows, n_scales={S})") from None
         self.confidence = _per_scale_2d(self.confidence, n, "confidence", np.float64)
         if self.confidence is not None and self.confidence.shape[1] != S:
             raise ValueError(f"confidence has {self.confidence.shape[1]} scales, labels {S}")
@@ -200,7 +210,8 @@ class SeismicResults:
             ``scatclust.open_features(path)`` (either layout) or
             ``scatclust.features.window_features(...)``: coordinates ``time_end``,
             ``time_start``, ``scale_seconds`` and, when present, ``sol``/``lmst`` (InSight) or
-            ``local_time``; times of day are those of the window ends (UTC hours when the
+            ``local_time``; the time of day of a window is that of its centre (the stored
+            end time minus half the scale, on the same clock; UTC hours when the
             store has no local time).
         labels : array_like (n_windows,) or (n_windows, n_scales) int, optional
             Default: the dataset's ``labels`` variable (window, scale).
@@ -250,11 +261,22 @@ class SeismicResults:
             day = (days - days.min()).astype(np.int64) if n else np.zeros(0, np.int64)
             dl = f"day from {days.min()}" if n else "day"
             if "local_time" in ds.coords:
-                hours, tl = np.asarray(ds["local_time"].values), "local time"
+                hours, tl = np.asarray(ds["local_time"].values, dtype=np.float64), "local time"
+                # local calendar day: the UTC day moved by the local offset (in (-12, 12] h)
+                utc_h = (t_end - days).astype(np.int64) / 3.6e12
+                offset = (hours - utc_h + 12.0) % 24.0 - 12.0
+                day = day + np.floor((utc_h + offset) / 24.0).astype(np.int64)
+                dl = f"local day from {days.min()}" if n else "day"
             else:
                 hours = (t_end - days).astype(np.int64) / 3.6e12
                 tl = "UTC"
         sec = np.asarray(ds["scale_seconds"].values, dtype=np.float64)[scales]
+        # window centres: back from the end by half a window, in hours of the clock's day
+        day_seconds = MARS_SOL_SECONDS if tl == "LMST" else 86400.0
+        h = np.asarray(hours, dtype=np.float64)[:, None] - (sec / 2.0)[None, :] * (24.0 / day_seconds)
+        wrap = np.floor(h / 24.0)
+        hours = h - 24.0 * wrap
+        day = np.asarray(day, dtype=np.int64)[:, None] + wrap.astype(np.int64)
         names = [f"{s:g} s" for s in sec]
         kw = {}
         if waveforms is not None:

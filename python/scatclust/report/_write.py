@@ -117,7 +117,7 @@ def _seismic_section(w, sr, n_windows, max_lag, tables):
     w.blocks.append(("h2", "Seismic clustering" + (f" ({sr.model_name})" if sr.model_name else "")))
     n, S = sr.labels.shape
     w.blocks.append(("p", f"{n} windows, {S} scale(s): {', '.join(sr.scale_names)}. Times of day are "
-                          f"{sr.time_label} at the window ends; days are {sr.day_label}."))
+                          f"{sr.time_label} at the window centres; days are {sr.day_label}."))
     for s in range(S):
         lab = sr.labels[:, s]
         k = sr.n_clusters[s]
@@ -134,10 +134,10 @@ def _seismic_section(w, sr, n_windows, max_lag, tables):
         tables[f"clusters_{tag}"] = t
         w.blocks.append(("table", t))
         w.add("seismic", f"seismic_time_of_day_{tag}", f"Time of day ({sr.time_label}) of every cluster's windows, "
-              f"scale {name}", plot.time_of_day_histogram(sr.hours, lab, n_clusters=k, time_label=sr.time_label,
+              f"scale {name}", plot.time_of_day_histogram(sr.hours[:, s], lab, n_clusters=k, time_label=sr.time_label,
                                                           title=f"scale {name}"))
         w.add("seismic", f"seismic_occupancy_{tag}", f"Cluster occupancy per {sr.day_label} and time of day, "
-              f"scale {name}", plot.occupancy_raster(sr.day, sr.hours, lab, n_clusters=k, day_label=sr.day_label,
+              f"scale {name}", plot.occupancy_raster(sr.day[:, s], sr.hours[:, s], lab, n_clusters=k, day_label=sr.day_label,
                                                      time_label=sr.time_label, title=f"scale {name}"))
         if sr.waveforms is not None:
             cents = plot.cluster_centroids(sr.waveforms, sr.window_start[:, s], int(sr.window_length[s]), lab, conf,
