@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import amplitude_spectral_density, cluster_cmap, cluster_colors, finish, new_figure
+from ._common import amplitude_spectral_density, cluster_colors, finish, new_figure
 
 __all__ = ["AlignedWaveforms", "align_waveforms", "centroid_asd", "cluster_centroids", "cluster_waveforms",
            "contingency_heatmap", "contingency_table", "embed_2d", "latent_embedding", "occupancy",

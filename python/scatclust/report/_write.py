@@ -137,8 +137,9 @@ def _seismic_section(w, sr, n_windows, max_lag, tables):
               f"scale {name}", plot.time_of_day_histogram(sr.hours[:, s], lab, n_clusters=k, time_label=sr.time_label,
                                                           title=f"scale {name}"))
         w.add("seismic", f"seismic_occupancy_{tag}", f"Cluster occupancy per {sr.day_label} and time of day, "
-              f"scale {name}", plot.occupancy_raster(sr.day[:, s], sr.hours[:, s], lab, n_clusters=k, day_label=sr.day_label,
-                                                     time_label=sr.time_label, title=f"scale {name}"))
+              f"scale {name}", plot.occupancy_raster(sr.day[:, s], sr.hours[:, s], lab, n_clusters=k,
+                                                     day_label=sr.day_label, time_label=sr.time_label,
+                                                     title=f"scale {name}"))
         if sr.waveforms is not None:
             cents = plot.cluster_centroids(sr.waveforms, sr.window_start[:, s], int(sr.window_length[s]), lab, conf,
                                            n_clusters=k, n_windows=n_windows, max_lag=max_lag)
@@ -323,8 +324,11 @@ def write_report(out_dir, *, seismic=None, cube=None, separation=None, history=N
     ...                     day=rng.integers(180, 183, 200), history=[3.0, 2.0, 1.6])
     >>> with tempfile.TemporaryDirectory() as d:
     ...     rep = write_report(d, seismic=sr, config={"seed": 0})
-    ...     sorted(os.listdir(d)), [f.files[0] for f in rep.figures]
-    (['figures', 'report.html', 'report.md'], ['figures/seismic_time_of_day_scale0.png', 'figures/seismic_occupancy_scale0.png', 'figures/training_seismic_model.png'])
+    ...     print(sorted(os.listdir(d)), *[f.files[0] for f in rep.figures], sep="\n")
+    ['figures', 'report.html', 'report.md']
+    figures/seismic_time_of_day_scale0.png
+    figures/seismic_occupancy_scale0.png
+    figures/training_seismic_model.png
     """
     formats = tuple(formats)
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
