@@ -324,8 +324,11 @@ def write_report(out_dir, *, seismic=None, cube=None, separation=None, history=N
     ...                     day=rng.integers(180, 183, 200), history=[3.0, 2.0, 1.6])
     >>> with tempfile.TemporaryDirectory() as d:
     ...     rep = write_report(d, seismic=sr, config={"seed": 0})
-    ...     print(sorted(os.listdir(d)), *[f.files[0] for f in rep.figures], sep="\n")
-    ['figures', 'report.html', 'report.md']
+    ...     for name in sorted(os.listdir(d)) + [f.files[0] for f in rep.figures]:
+    ...         print(name)
+    figures
+    report.html
+    report.md
     figures/seismic_time_of_day_scale0.png
     figures/seismic_occupancy_scale0.png
     figures/training_seismic_model.png
