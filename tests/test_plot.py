@@ -153,7 +153,8 @@ def test_centroid_asd_equals_scipy_welch(tmp_path):
             f, p = welch(cents[k][c], fs=20.0, nperseg=256)
             np.testing.assert_allclose(line.get_xdata(), f[1:], rtol=RTOL)
             np.testing.assert_allclose(line.get_ydata(), np.sqrt(p[1:]), rtol=1e-10)
-    _save_nonempty(fig, tmp_path, "asd", "pdf")
+    _save_nonempty(fig, tmp_path, "asd")
+    assert _save_nonempty(fig, tmp_path, "asd", "pdf").read_bytes()[:4] == b"%PDF"
 
 
 def test_amplitude_spectral_density_default_segments():

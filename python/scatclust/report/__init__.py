@@ -12,6 +12,20 @@
 
 It writes ``report.md``, ``report.html`` and ``figures/*.png`` (PDF/SVG on request), with a
 configuration and version section so that a run can be traced.
+
+Examples
+--------
+>>> import scatclust, obspy                                                    # doctest: +SKIP
+>>> from scatclust.models import FVAEClustering                                # doctest: +SKIP
+>>> from scatclust.report import SeismicResults, CubeResults, write_report
+>>> ds = scatclust.open_features("features.zarr")                              # doctest: +SKIP
+>>> X = ds.features.values.reshape(ds.sizes["window"], ds.sizes["scale"], -1)  # doctest: +SKIP
+>>> est = FVAEClustering.load("fvae.pt")                                       # doctest: +SKIP
+>>> sr = SeismicResults.from_model(est, ds, X, waveforms=obspy.read("day.mseed"))  # doctest: +SKIP
+>>> seg = scatclust.cube.segment(cube)                                         # doctest: +SKIP
+>>> rep = write_report("report", seismic=sr, cube=CubeResults.from_segmentation(seg, cube),
+...                    config={"seed": 0}, title="sol 180-190")                # doctest: +SKIP
+>>> rep.markdown, [f.files for f in rep.figures]                               # doctest: +SKIP
 """
 from __future__ import annotations
 
