@@ -1,0 +1,34 @@
+"""Source separation in scattering-spectra space (issue 8).
+
+``separate(x, priors)`` estimates the source n described by prior realisations n_1..n_R from
+an observation x = n + s by L-BFGS on the samples, with the scattering-spectra loss of
+:mod:`scatclust.separation._loss` (C++ moments and VJP). ``select_priors`` /
+``priors_from_model`` pick the priors; ``plot_separation`` draws a result.
+"""
+from __future__ import annotations
+
+from ._loss import TERMS, SeparationLoss
+from ._priors import priors_from_model, select_priors
+from ._separate import SegmentResult, SeparationResult, overlap_add_weights, segment_bounds, separate
+
+__all__ = [
+    "SegmentResult",
+    "SeparationLoss",
+    "SeparationResult",
+    "TERMS",
+    "overlap_add_weights",
+    "plot_separation",
+    "priors_from_model",
+    "segment_bounds",
+    "select_priors",
+    "separate",
+]
+
+
+def __getattr__(name):
+    # matplotlib is imported only when a plot is asked for.
+    if name == "plot_separation":
+        from ._plot import plot_separation
+
+        return plot_separation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
