@@ -65,6 +65,39 @@ def test_loss_at_priors_is_order_one():
     assert abs(l1 - 2.0) < 1e-9
 
 
+def test_prior_target_is_leave_one_out_mean():
+    # Oracle: the prior term at each prior with that prior left out of the mean, by brute force.
+    rng = np.random.default_rng(8)
+    P = rng.standard_normal((12, 1, 256)) * np.linspace(0.5, 1.5, 256)
+    loss = SeparationLoss(P[0], P, 4, (1, 1, 1), ("prior",), np.arange(12), n_threads=1)
+    F = loss.prior_features
+    vals = []
+    for k in range(12):
+        mu = np.delete(F, k, axis=0).mean(0)
+        vals.append(np.mean(loss.w1 * ((F[k] - mu) ** 2 + loss.var1)))
+    assert abs(loss.prior_target - np.mean(vals)) <= 1e-12 * np.mean(vals)
+
+
+def test_discrepancy_stop():
+    rng = np.random.default_rng(10)
+    P = rng.standard_normal((30, 512))
+    # A fresh background realisation is already as close to the priors as they are to each
+    # other (its prior term is below the target for this seed): nothing is separated.
+    x = rng.standard_normal(512)
+    res = separate(x, P, J=5, n_threads=1)
+    assert res.n_iter == 0 and "already below" in res.segments[0].message
+    np.testing.assert_array_equal(res.background, x)
+    # With a glitch, iterations stop once the prior term reaches the target.
+    x[200:230] += 4.0
+    res = separate(x, P, J=5, n_threads=1)
+    target = SeparationLoss(x[None], P[:, None], 5, (1, 1, 1), ("prior",), [0], n_threads=1).prior_target
+    hist = res.loss_history["prior"]
+    assert 0 < res.n_iter < 40 and hist[-1] <= target < hist[-2]
+    assert "discrepancy" in res.segments[0].message
+    res_tol = separate(x, P, J=5, n_threads=1, stop="tol", max_iter=res.n_iter + 5)
+    assert res_tol.n_iter > res.n_iter
+
+
 class _NumpyLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, nt, loss):
@@ -106,7 +139,7 @@ def test_toy_separation_beats_input_and_wiener(seed):
     # White Gaussian background (N=2048, R=50 priors, J=8) + three two-sided exponential pulses
     # (amplitude 8 sigma, time constant 2 samples): broadband, so a spectral (Wiener) filter
     # cannot isolate them. Measured (3 seeds): input 6.9-7.1 dB, Wiener 8.0-8.3 dB, ours
-    # 9.4-9.8 dB. Thresholds: >= 2 dB over the input and >= 0.5 dB over Wiener.
+    # 10.1-10.3 dB. Thresholds: >= 2 dB over the input and >= 1 dB over Wiener.
     N = 2048
     rng = np.random.default_rng(seed)
     P = rng.standard_normal((50, N))
@@ -119,7 +152,7 @@ def test_toy_separation_beats_input_and_wiener(seed):
     res = separate(x, P, J=8, n_threads=1)
     snr_in, snr_w, snr_ours = _snr(x, n), _snr(_wiener(x, P), n), _snr(res.background, n)
     assert snr_ours >= snr_in + 2.0, (snr_in, snr_ours)
-    assert snr_ours >= snr_w + 0.5, (snr_w, snr_ours)
+    assert snr_ours >= snr_w + 1.0, (snr_w, snr_ours)
     # s = x - ñ: the sum gives x back up to one rounding per sample.
     np.testing.assert_allclose(res.background + res.source, x, rtol=0, atol=4 * EPS64 * np.abs(x).max())
     hist = res.loss_history["total"]

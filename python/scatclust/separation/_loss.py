@@ -193,6 +193,11 @@ class SeparationLoss:
         self.var1 = var1
         self.w1 = 1.0 / (var1 + floor * var1.mean())
         self.w2 = self.w1
+        # Value of the prior term at a fresh realisation of the background, estimated on the
+        # priors themselves leaving each one out of the mean (f_k - mu_{-k} = R/(R-1) (f_k - mu)):
+        # the stopping target of the discrepancy principle (see separate(stop=...)).
+        loo = (R / (R - 1.0)) ** 2 * (F_pr - self.mu1) ** 2 + var1
+        self.prior_target = float(np.mean(loo @ self.w1) / F_pr.shape[1])
         self.fx = self.feat(self._forward(self._phi, x[None]))[0]
         # Cross moments between different priors (k, k+1 mod R): independent pairs.
         idx = np.arange(R)
