@@ -3,6 +3,7 @@ reference loss, and (when the baselines/toy generators are present) its quality.
 
     OMP_NUM_THREADS=2 PYTHONPATH=python python bench/bench_separation.py            # speed
     OMP_NUM_THREADS=2 PYTHONPATH=python python bench/bench_separation.py --quality  # + SNR tables
+    ... bench/bench_separation.py --edges --no-speed   # segment seams: overlap-add vs srcsep's
     python bench/bench_separation.py --quick        # N=1024, J=6, R=20 (smoke run)
 
 Workload (issue 8, srcsep's toy setup): N = 2048 samples, J = 8 octaves, R = 100 priors,
@@ -60,7 +61,7 @@ def _lbfgs_time_per_iter(fun, z0, iters):
     return (time.perf_counter() - t0) / max(res.nit, 1), res.nit, res.nfev
 
 
-def speed(N, J, R, n_pairs, ref_iters, repeat):
+def speed(N, J, R, n_pairs, ref_iters, repeat, threads=(1, 2)):
     import torch
 
     from scatclust.separation._reference import TorchSeparationLoss
@@ -70,7 +71,7 @@ def speed(N, J, R, n_pairs, ref_iters, repeat):
     pairs = np.arange(n_pairs)
     for terms in (("prior",), TERMS):
         label = "prior" if len(terms) == 1 else f"full (n_pairs={n_pairs})"
-        for nt in (1, 2):
+        for nt in threads:
             torch.set_num_threads(nt)
             t0 = time.perf_counter()
             ours = SeparationLoss(x, P, J, (1, 1, 1), terms, pairs, n_threads=nt)
@@ -113,6 +114,47 @@ def speed(N, J, R, n_pairs, ref_iters, repeat):
                        "ratio", "per iteration ours", "per iteration torch", "ratio", "separate() total"]))
 
 
+def edges(seeds, L=1024, n_seg=8, J=8, R=100, overlap=256):
+    """Segment edges on a long record: srcsep's independent L-sample segments (overlap=0)
+    against overlap-add (``overlap`` samples, sin^2 cross-fades).
+
+    Record: white Gaussian background of n_seg * L samples + one two-sided exponential pulse
+    (8 sigma, time constant 2 samples) per segment on average, at uniformly random places
+    (so some straddle a seam); priors: R independent
+    L-sample windows. Reported, mean over seeds: background SNR over the whole record, SNR
+    within 32 samples of the interior boundaries k * L, and the mean jump |ñ[t] - ñ[t-1]| at
+    those boundaries divided by its mean elsewhere (1 = no visible seam).
+    """
+    rows = []
+    for ov in (0, overlap):
+        whole, near, jump = [], [], []
+        for seed in range(seeds):
+            rng = np.random.default_rng(100 + seed)
+            N = n_seg * L
+            n = rng.standard_normal(N)
+            P = rng.standard_normal((R, L))
+            t = np.arange(N)
+            s = sum(rng.choice([-1, 1]) * 8.0 * np.exp(-np.abs(t - rng.integers(40, N - 40)) / 2.0)
+                    for _ in range(n_seg))
+            x = n + s
+            bg = separate(x, P, J=J, segment=L, overlap=ov, random_state=0).background
+            b = np.arange(1, n_seg) * L
+            mask = np.zeros(N, dtype=bool)
+            for c in b:
+                mask[c - 32:c + 32] = True
+            err = bg - n
+            whole.append(10 * np.log10(np.sum(n ** 2) / np.sum(err ** 2)))
+            near.append(10 * np.log10(np.sum(n[mask] ** 2) / np.sum(err[mask] ** 2)))
+            d = np.abs(np.diff(bg))
+            at = np.zeros(N - 1, dtype=bool)
+            at[b - 1] = True
+            jump.append(d[at].mean() / d[~at].mean())
+        rows.append([ov, f"{np.mean(whole):.2f}", f"{np.mean(near):.2f}", f"{np.mean(jump):.2f}"])
+    print(f"\n# segment edges: record {n_seg} x {L} samples, J={J}, R={R}, {seeds} seeds (white background + "
+          f"{n_seg} pulses at random places)\n")
+    print(table(rows, ["overlap", "SNR whole (dB)", "SNR within 32 samples of seams (dB)", "seam jump ratio"]))
+
+
 def quality(seeds, setups, n, R):
     """SNR tables of ``separate`` next to the baselines (sepdata's harness and generators).
 
@@ -145,9 +187,16 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--setups", nargs="*", default=["pulses", "square", "glitch", "deglitch", "wind"])
     ap.add_argument("--ref-iters", type=int, default=3)
+    ap.add_argument("--edges", action="store_true", help="segment-edge comparison (overlap-add vs none)")
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--threads", default="1,2", help="thread counts of the speed table (default 1,2)")
     a = ap.parse_args()
     N, J, R = (1024, 6, 20) if a.quick else (2048, 8, 100)
-    speed(N, J, R, n_pairs=min(16, R), ref_iters=a.ref_iters, repeat=3 if a.quick else 5)
+    if not a.no_speed:
+        speed(N, J, R, n_pairs=min(16, R), ref_iters=a.ref_iters, repeat=3 if a.quick else 5,
+              threads=tuple(int(v) for v in a.threads.split(",")))
+    if a.edges:
+        edges(3 if a.quick else a.seeds)
     if a.quality:
         quality(a.seeds, a.setups, N, R)
 

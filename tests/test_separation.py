@@ -169,6 +169,8 @@ def test_deterministic_for_seed_and_threads():
     d = separate(x[0], P, random_state=8, n_threads=1, **kw)
     np.testing.assert_array_equal(a.background, b.background)
     np.testing.assert_array_equal(a.background, c.background)
+    e = separate(x[0], P, random_state=7, **kw)   # n_threads=None: the process default
+    np.testing.assert_array_equal(a.background, e.background)
     np.testing.assert_array_equal(a.diagnostics["pairs"], b.diagnostics["pairs"])
     assert not np.array_equal(a.diagnostics["pairs"], d.diagnostics["pairs"])
 

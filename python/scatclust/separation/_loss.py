@@ -169,7 +169,8 @@ class SeparationLoss:
         self.active = tuple(t for t in TERMS if t in terms and self.weights[t] != 0.0)
         self.pairs = np.asarray(pairs, dtype=np.int64)
         self.n_threads = int(n_threads)
-        self.spectra = ScatteringSpectra(N, J, wavelet=wavelet, padding=padding, C=C, n_threads=self.n_threads)
+        # n_threads: 0 = process default (resolve_n_threads); passed to the kernel calls below.
+        self.spectra = ScatteringSpectra(N, J, wavelet=wavelet, padding=padding, C=C)
         self._phi = self.spectra._core(np.float64)
         fb = self.spectra.filter_bank
         self.cross_terms = cross_terms(J, C)
