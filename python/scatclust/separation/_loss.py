@@ -23,13 +23,18 @@ in expectation.
 
 Weights (the "spread of the priors' moments"):
     w1_i = w2_i = 1 / (var_k Φ_i(n_k) + floor * mean_i' var_k Φ_i'(n_k));
-    w3_i = 1 / (mean_k Φ×_i(n_k, n_{k+1})^2 + floor * mean_i' (...)),
+    w3_i = 1 / (mean_k Φ×_i(n_k, n_{k+1})^2 + floor * mean_i' (...))  (k = 1..R, R+1 -> 1; computed
+    only when the independence term is active),
 the second moment of the cross moments between two different priors, which are independent by
 assumption. With these weights each term is about 1 to 2 at a good separation (L1 = 1 + the
 estimate's own deviation; L3 ~ 1 for a source as independent as two priors are), so the
 default term weights (1, 1, 1) balance them. The relative ``floor`` (default 1e-3) keeps
 coefficients whose spread over the priors vanishes (e.g. a mean fixed by detrending) from
 dominating.
+
+Stopping target: ``prior_target`` is the prior term at the priors themselves, each left out
+of the mean (the value expected at a fresh realisation of the background, i.e. at the truth);
+``separate(stop='discrepancy')`` stops when L1 reaches it (Morozov's discrepancy principle).
 
 S: the priors used in L2 and L3, a fixed subset of ``n_pairs`` priors drawn once with the seed
 (all R when ``n_pairs`` is None or >= R). L1 always uses all R priors (its statistics are
@@ -200,12 +205,14 @@ class SeparationLoss:
         loo = (R / (R - 1.0)) ** 2 * (F_pr - self.mu1) ** 2 + var1
         self.prior_target = float(np.mean(loo @ self.w1) / F_pr.shape[1])
         self.fx = self.feat(self._forward(self._phi, x[None]))[0]
-        # Cross moments between different priors (k, k+1 mod R): independent pairs.
-        idx = np.arange(R)
-        z = np.concatenate([priors[idx], priors[(idx + 1) % R]], axis=1)
-        G = self.feat_x(self._forward(self._cross, z))
-        v3 = (G ** 2).mean(0)
-        self.w3 = 1.0 / (v3 + floor * v3.mean())
+        self.w3 = None
+        if "independence" in self.active:
+            # Cross moments between different priors (k, k+1 mod R): independent pairs.
+            idx = np.arange(R)
+            z = np.concatenate([priors[idx], priors[(idx + 1) % R]], axis=1)
+            G = self.feat_x(self._forward(self._cross, z))
+            v3 = (G ** 2).mean(0)
+            self.w3 = 1.0 / (v3 + floor * v3.mean())
 
     # ----------------------------------------------------------------- kernels
     def _forward(self, core, z):
