@@ -81,7 +81,8 @@ def plot_separation(result, *, channel=0, fs=None, truth=None, figsize=(11, 7)):
         m = np.real(ss(np.ascontiguousarray(v[:seg])))
         p2 = m[J:2 * J]
         ax_s.semilogy(np.arange(J), p2 + 1e-300, "o-", color=colors[k], ms=3)
-        ax_r.plot(np.arange(J), m[:J] / np.sqrt(p2), "x:", color=colors[k], ms=4)
+        with np.errstate(invalid="ignore", divide="ignore"):  # s = 0 when nothing was separated
+            ax_r.plot(np.arange(J), m[:J] / np.sqrt(p2), "x:", color=colors[k], ms=4)
     ax_s.set_xlabel("octave j (scale 2^j samples)")
     ax_s.set_ylabel("Φ2_j (power, o)")
     ax_r.set_ylabel("Φ1_j / sqrt(Φ2_j) (sparsity, x)")
