@@ -48,3 +48,8 @@ def __getattr__(name):
 
         return open_features
     raise AttributeError(f"module 'scatclust' has no attribute {name!r}")
+
+# Source separation in scattering-spectra space (issue 8).
+from .separation import separate  # noqa: E402
+
+__all__ += ["separate"]
