@@ -514,8 +514,8 @@ void run_simd(const StftSimdTask<typename A::T>& tk) {
     const std::size_t tile_bytes = 256 * 1024;
     long long G = static_cast<long long>(tile_bytes / (static_cast<std::size_t>(nf) * C * sizeof(T)));
     G = std::max<long long>(L, std::min<long long>(256, G));
-    const long long nblocks = (tk.nfr + G - 1) / G;
-    G = ((tk.nfr + nblocks - 1) / nblocks + L - 1) / L * L;
+    G = ((tk.nfr + (tk.nfr + G - 1) / G - 1) / ((tk.nfr + G - 1) / G) + L - 1) / L * L;
+    const long long nblocks = (tk.nfr + G - 1) / G;  // every block holds >= 1 frame
     const long long total = static_cast<long long>(tk.batch) * nblocks;
     ParallelGuard guard;
 #pragma omp parallel num_threads(tk.n_threads)
