@@ -18,7 +18,8 @@
 // The AVX2/FMA code lives in functions with __attribute__((target("avx2,fma"))) (GCC and
 // Clang), so the rest of the library stays portable; it runs only when the CPU reports AVX2
 // and FMA (cpu_isa_level, lowered by SCATCLUST_STFT_ISA=baseline) and the kernel is not
-// forced to FFTW (SCATCLUST_STFT_KERNEL=fftw or set_stft_kernel).
+// forced to FFTW (SCATCLUST_STFT_KERNEL=fftw or set_stft_kernel). Other targets (aarch64,
+// other compilers) and builds with -DSCATCLUST_NO_STFT_SIMD compile none of it and use FFTW.
 #include "scatclust/stft_simd.hpp"
 
 #include <algorithm>
@@ -41,7 +42,7 @@
 #include "scatclust/errors.hpp"
 #include "scatclust/parallel.hpp"
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(SCATCLUST_NO_STFT_SIMD)
 #define SCATCLUST_STFT_SIMD 1
 #include <immintrin.h>
 #endif
