@@ -15,9 +15,11 @@
 // Only vertical (lane-wise) arithmetic touches frame data after the gather, so each frame's
 // result is independent of its group and of the thread count.
 //
-// The AVX2/FMA code lives in functions with __attribute__((target("avx2,fma"))) (GCC and
-// Clang), so the rest of the library stays portable; it runs only when the CPU reports AVX2
-// and FMA (cpu_isa_level, lowered by SCATCLUST_STFT_ISA=baseline) and the kernel is not
+// The kernel templates (stft_simd_kernels.inc) are compiled twice, for AVX2+FMA (8 floats /
+// 4 doubles per register) and AVX-512 (16 / 8), in functions with __attribute__((target(...)))
+// (GCC and Clang), so the rest of the library stays portable. One build runs per process:
+// AVX-512 if the CPU is x86-64-v4, AVX2 if it is x86-64-v3 (cpu_isa_level, lowered by
+// SCATCLUST_STFT_ISA=x86-64-v3 or baseline), none otherwise; and only if the kernel is not
 // forced to FFTW (SCATCLUST_STFT_KERNEL=fftw or set_stft_kernel). Other targets (aarch64,
 // other compilers) and builds with -DSCATCLUST_NO_STFT_SIMD compile none of it and use FFTW.
 #include "scatclust/stft_simd.hpp"
@@ -166,6 +168,10 @@ struct F8 {
     SC_AVX2_INLINE static V select_zero(V mask_src, V v) {  // v where mask_src != 0, else 0
         return _mm256_and_ps(_mm256_cmp_ps(mask_src, _mm256_setzero_ps(), _CMP_NEQ_UQ), v);
     }
+    // slow where a is outside [lo, hi] (or NaN), else fast.
+    SC_AVX2_INLINE static V select_outside(V a, V lo, V hi, V fast, V slow) {
+        return _mm256_blendv_ps(fast, slow, _mm256_or_ps(_mm256_cmp_ps(a, lo, _CMP_NGE_UQ), _mm256_cmp_ps(a, hi, _CMP_NLE_UQ)));
+    }
     // In-register transpose of 8 rows of 8.
     SC_AVX2_INLINE static void transpose(V* r) {
         const V t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -224,6 +230,9 @@ struct D4 {
     SC_AVX2_INLINE static V select_zero(V mask_src, V v) {
         return _mm256_and_pd(_mm256_cmp_pd(mask_src, _mm256_setzero_pd(), _CMP_NEQ_UQ), v);
     }
+    SC_AVX2_INLINE static V select_outside(V a, V lo, V hi, V fast, V slow) {
+        return _mm256_blendv_pd(fast, slow, _mm256_or_pd(_mm256_cmp_pd(a, lo, _CMP_NGE_UQ), _mm256_cmp_pd(a, hi, _CMP_NLE_UQ)));
+    }
     SC_AVX2_INLINE static void transpose(V* r) {
         const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
         const V t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
@@ -239,315 +248,146 @@ struct D4 {
     }
 };
 
-// Step 1 for a group whose L frames all lie inside x: L x L tiles of x are transposed in
-// registers. xs[i] = first sample of frame i.
-// OUT buf (mfft, L): buf[d L + i] = x_i[j] w[j] at d = (j - ps) mod mfft
-template <class A>
-SC_AVX2 void gather_interior(const typename A::T* const* xs, const typename A::T* w, int m, int ps, int mfft,
-                             typename A::T* buf) {
-    using V = typename A::V;
-    constexpr int L = A::L;
-    int j0 = 0;
-    for (; j0 + L <= m; j0 += L) {
-        V r[L];
-        for (int i = 0; i < L; ++i) r[i] = A::loadu(xs[i] + j0);
-        A::transpose(r);
-        for (int jj = 0; jj < L; ++jj) {
-            const int j = j0 + jj;
-            const int d = j >= ps ? j - ps : j - ps + mfft;
-            A::store(buf + static_cast<std::size_t>(d) * L, A::mul(r[jj], A::bcast(w + j)));
-        }
-    }
-    for (int j = j0; j < m; ++j) {
-        const int d = j >= ps ? j - ps : j - ps + mfft;
-        for (int i = 0; i < L; ++i) buf[static_cast<std::size_t>(d) * L + i] = xs[i][j] * w[j];
-    }
-}
 
-// Steps 2 and 3 without the store: complex FFT of length H on buf (natural order, read
-// bit-reversed) into wk (natural order). Layout of both: [q][re/im][lane].
-template <class A>
-SC_AVX2 void fft_half(const typename A::T* buf, typename A::T* wk, const FftTables<typename A::T>& tb) {
-    using T = typename A::T;
-    using V = typename A::V;
-    constexpr std::size_t L = A::L;
-    const int H = tb.H;
-    const int* rev = tb.rev.data();
-    auto re = [](auto* base, int q) { return base + 2 * L * static_cast<std::size_t>(q); };
-    int h;
-    if (tb.log2h % 2) {  // radix-2 first pass, no twiddles
-        for (int q = 0; q < H; q += 2) {
-            const T* a = re(buf, rev[q]);
-            const T* b = re(buf, rev[q + 1]);
-            const V ar = A::load(a), ai = A::load(a + L), br = A::load(b), bi = A::load(b + L);
-            T* o = re(wk, q);
-            A::store(o, A::add(ar, br));
-            A::store(o + L, A::add(ai, bi));
-            A::store(o + 2 * L, A::sub(ar, br));
-            A::store(o + 3 * L, A::sub(ai, bi));
-        }
-        h = 2;
-    } else {  // radix-4 first pass (two stages), the only twiddle is -i
-        for (int q = 0; q < H; q += 4) {
-            const T* p0 = re(buf, rev[q]);
-            const T* p1 = re(buf, rev[q + 1]);
-            const T* p2 = re(buf, rev[q + 2]);
-            const T* p3 = re(buf, rev[q + 3]);
-            const V a0r = A::load(p0), a0i = A::load(p0 + L), a1r = A::load(p1), a1i = A::load(p1 + L);
-            const V a2r = A::load(p2), a2i = A::load(p2 + L), a3r = A::load(p3), a3i = A::load(p3 + L);
-            const V b0r = A::add(a0r, a1r), b0i = A::add(a0i, a1i), b1r = A::sub(a0r, a1r), b1i = A::sub(a0i, a1i);
-            const V b2r = A::add(a2r, a3r), b2i = A::add(a2i, a3i), b3r = A::sub(a2r, a3r), b3i = A::sub(a2i, a3i);
-            T* o = re(wk, q);
-            A::store(o, A::add(b0r, b2r));
-            A::store(o + L, A::add(b0i, b2i));
-            A::store(o + 4 * L, A::sub(b0r, b2r));
-            A::store(o + 5 * L, A::sub(b0i, b2i));
-            // -i b3 = (b3i, -b3r)
-            A::store(o + 2 * L, A::add(b1r, b3i));
-            A::store(o + 3 * L, A::sub(b1i, b3r));
-            A::store(o + 6 * L, A::sub(b1r, b3i));
-            A::store(o + 7 * L, A::add(b1i, b3r));
-        }
-        h = 4;
-    }
-    const T* tw = tb.tw.data();
-    for (; h < H; h *= 4) {
-        for (int b = 0; b < H; b += 4 * h) {
-            for (int k = 0; k < h; ++k) {
-                const V w1r = A::bcast(tw + 4 * k), w1i = A::bcast(tw + 4 * k + 1);
-                const V w2r = A::bcast(tw + 4 * k + 2), w2i = A::bcast(tw + 4 * k + 3);
-                T* p0 = re(wk, b + k);
-                T* p1 = p0 + 2 * L * h;
-                T* p2 = p1 + 2 * L * h;
-                T* p3 = p2 + 2 * L * h;
-                const V a0r = A::load(p0), a0i = A::load(p0 + L), a1r = A::load(p1), a1i = A::load(p1 + L);
-                const V a2r = A::load(p2), a2i = A::load(p2 + L), a3r = A::load(p3), a3i = A::load(p3 + L);
-                // stage 1 (size 2h): t = W_2h^k a1, t' = W_2h^k a3
-                const V t1r = A::fnmadd(a1i, w1i, A::mul(a1r, w1r)), t1i = A::fmadd(a1r, w1i, A::mul(a1i, w1r));
-                const V t3r = A::fnmadd(a3i, w1i, A::mul(a3r, w1r)), t3i = A::fmadd(a3r, w1i, A::mul(a3i, w1r));
-                const V b0r = A::add(a0r, t1r), b0i = A::add(a0i, t1i), b1r = A::sub(a0r, t1r), b1i = A::sub(a0i, t1i);
-                const V b2r = A::add(a2r, t3r), b2i = A::add(a2i, t3i), b3r = A::sub(a2r, t3r), b3i = A::sub(a2i, t3i);
-                // stage 2 (size 4h): u = W_4h^k b2, v = W_4h^k b3 (then times -i)
-                const V ur = A::fnmadd(b2i, w2i, A::mul(b2r, w2r)), ui = A::fmadd(b2r, w2i, A::mul(b2i, w2r));
-                const V vr = A::fnmadd(b3i, w2i, A::mul(b3r, w2r)), vi = A::fmadd(b3r, w2i, A::mul(b3i, w2r));
-                A::store(p0, A::add(b0r, ur));
-                A::store(p0 + L, A::add(b0i, ui));
-                A::store(p2, A::sub(b0r, ur));
-                A::store(p2 + L, A::sub(b0i, ui));
-                A::store(p1, A::add(b1r, vi));  // b1 + (-i v) = (b1r + vi, b1i - vr)
-                A::store(p1 + L, A::sub(b1i, vr));
-                A::store(p3, A::sub(b1r, vi));
-                A::store(p3 + L, A::add(b1i, vr));
-            }
-        }
-        tw += 4 * h;
-    }
-}
+// AVX-512 (x86-64-v4): 16 float / 8 double frames per register.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 warns inside its own avx512fintrin.h (the masked intrinsics' deliberately undefined
+// pass-through operand) wherever they are inlined; nothing here is uninitialised.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define SC_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define SC_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), always_inline)) inline
 
-// |X| without overflow or underflow of |X|^2: lanes whose components leave the safe range
-// are computed as s sqrt(1 + (t/s)^2), s = max(|re|, |im|), t = min(|re|, |im|).
-template <class A>
-SC_AVX2_INLINE typename A::V magnitude(typename A::V xr, typename A::V xi) {
-    using T = typename A::T;
-    using V = typename A::V;
-    const V p = A::fmadd(xr, xr, A::mul(xi, xi));
-    // p in [lo, hi]: no lane lost precision to underflow nor overflowed (p = 0 is exact too,
-    // but then both components must be 0, which the slow branch also handles).
-    const T lo = std::numeric_limits<T>::min() / std::numeric_limits<T>::epsilon();
-    const T hi = std::numeric_limits<T>::max() / T(4);
-    if (!A::outside(p, A::set1(lo), A::set1(hi))) return A::sqrt(p);
-    const V ar = A::abs(xr), ai = A::abs(xi);
-    const V s = A::max(ar, ai), t = A::min(ar, ai);
-    const V q = A::select_zero(s, A::div(t, s));  // 0 where s == 0
-    return A::mul(s, A::sqrt(A::fmadd(q, q, A::set1(T(1)))));
-}
-
-// Step 3, one bin: stores X[k] of lanes i < valid at o[k * fs + i * ts] (OutT units; o is
-// std::complex<T>* for Kind 0, else T*). Kinds as StftOutput; log power is computed lane by
-// lane (std::log).
-template <class A, int Kind>
-SC_AVX2_INLINE void emit_bin(void* out, std::size_t k, typename A::V xr, typename A::V xi, std::size_t fs,
-                             std::size_t ts, int valid, bool fast, typename A::T log_eps) {
-    using T = typename A::T;
-    using V = typename A::V;
-    alignas(64) T tr[A::L], ti[A::L];
-    if (Kind == 0) {
-        T* o = static_cast<T*>(out) + 2 * k * fs;
-        if (fast) {
-            A::store_complex(o, xr, xi);
-        } else {
-            A::store(tr, xr);
-            A::store(ti, xi);
-            for (int i = 0; i < valid; ++i) {
-                o[2 * i * ts] = tr[i];
-                o[2 * i * ts + 1] = ti[i];
-            }
+struct F16 {
+    using T = float;
+    using V = __m512;
+    static constexpr int L = 16;
+    SC_AVX512_INLINE static V load(const T* p) { return _mm512_load_ps(p); }
+    SC_AVX512_INLINE static V loadu(const T* p) { return _mm512_loadu_ps(p); }
+    SC_AVX512_INLINE static void store(T* p, V v) { _mm512_store_ps(p, v); }
+    SC_AVX512_INLINE static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
+    SC_AVX512_INLINE static V set1(T a) { return _mm512_set1_ps(a); }
+    SC_AVX512_INLINE static V bcast(const T* p) { return _mm512_set1_ps(*p); }
+    SC_AVX512_INLINE static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    SC_AVX512_INLINE static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+    SC_AVX512_INLINE static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    SC_AVX512_INLINE static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    SC_AVX512_INLINE static V fmsub(V a, V b, V c) { return _mm512_fmsub_ps(a, b, c); }
+    SC_AVX512_INLINE static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+    SC_AVX512_INLINE static V sqrt(V a) { return _mm512_sqrt_ps(a); }
+    SC_AVX512_INLINE static V abs(V a) { return _mm512_abs_ps(a); }
+    SC_AVX512_INLINE static V max(V a, V b) { return _mm512_max_ps(a, b); }
+    SC_AVX512_INLINE static V min(V a, V b) { return _mm512_min_ps(a, b); }
+    SC_AVX512_INLINE static V div(V a, V b) { return _mm512_div_ps(a, b); }
+    SC_AVX512_INLINE static int outside(V a, V lo, V hi) {
+        return static_cast<int>(_mm512_cmp_ps_mask(a, lo, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(a, hi, _CMP_NLE_UQ));
+    }
+    SC_AVX512_INLINE static V select_zero(V mask_src, V v) {
+        return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(mask_src, _mm512_setzero_ps(), _CMP_NEQ_UQ), v);
+    }
+    SC_AVX512_INLINE static V select_outside(V a, V lo, V hi, V fast, V slow) {
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, lo, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(a, hi, _CMP_NLE_UQ),
+                                    fast, slow);
+    }
+    // In-register transpose of 16 rows of 16: within 128-bit lanes as for AVX2, then the
+    // lanes of four registers are regrouped with two rounds of shuffle_f32x4.
+    SC_AVX512_INLINE static void transpose(V* r) {
+        V t[16], u[16];
+        for (int i = 0; i < 8; ++i) {
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
         }
-        return;
-    }
-    T* o = static_cast<T*>(out) + k * fs;
-    const V y = Kind == 1 ? magnitude<A>(xr, xi) : A::fmadd(xr, xr, A::mul(xi, xi));
-    if (Kind == 3) {
-        A::store(tr, y);
-        for (int i = 0; i < valid; ++i) o[i * ts] = std::log(tr[i] + log_eps);
-    } else if (fast) {
-        A::storeu(o, y);
-    } else {
-        A::store(tr, y);
-        for (int i = 0; i < valid; ++i) o[i * ts] = tr[i];
-    }
-}
-
-// Step 3: split and store every bin of the group (see emit_bin for the destination).
-template <class A, int Kind>
-SC_AVX2 void split_store(const typename A::T* wk, const FftTables<typename A::T>& tb, void* out, std::size_t fs,
-                         std::size_t ts, int valid, typename A::T log_eps) {
-    using T = typename A::T;
-    using V = typename A::V;
-    constexpr int L = A::L;
-    const int H = tb.H;
-    const bool fast = ts == 1 && valid == L;
-    const V zero = A::set1(T(0));
-    {  // X[0] = Re Z0 + Im Z0, X[H] = Re Z0 - Im Z0 (both real)
-        const V zr = A::load(wk), zi = A::load(wk + L);
-        emit_bin<A, Kind>(out, 0, A::add(zr, zi), zero, fs, ts, valid, fast, log_eps);
-        emit_bin<A, Kind>(out, static_cast<std::size_t>(H), A::sub(zr, zi), zero, fs, ts, valid, fast, log_eps);
-    }
-    const T* ab = tb.ab.data();
-    for (int k = 1; k < H; ++k) {
-        const T* z = wk + 2 * static_cast<std::size_t>(L) * k;
-        const T* c = wk + 2 * static_cast<std::size_t>(L) * (H - k);
-        const V zr = A::load(z), zi = A::load(z + L), cr = A::load(c), ci = A::load(c + L);
-        const V ar = A::bcast(ab + 4 * k), ai = A::bcast(ab + 4 * k + 1);
-        const V br = A::bcast(ab + 4 * k + 2), bi = A::bcast(ab + 4 * k + 3);
-        // X = A Z + B conj(C)
-        const V xr = A::fmadd(bi, ci, A::fmadd(br, cr, A::fnmadd(ai, zi, A::mul(ar, zr))));
-        const V xi = A::fnmadd(br, ci, A::fmadd(bi, cr, A::fmadd(ai, zr, A::mul(ar, zi))));
-        emit_bin<A, Kind>(out, static_cast<std::size_t>(k), xr, xi, fs, ts, valid, fast, log_eps);
-    }
-}
-
-// dst[0..n) = src[0..n).
-template <class A>
-SC_AVX2_INLINE void copy_row(const typename A::T* src, typename A::T* dst, std::size_t n) {
-    constexpr std::size_t L = A::L;
-    std::size_t i = 0;
-    for (; i + L <= n; i += L) A::storeu(dst + i, A::loadu(src + i));
-    for (; i < n; ++i) dst[i] = src[i];
-}
-
-// Work items are blocks of G frames (G a multiple of L) of one row. The groups of a block are
-// transformed into a tile (nf bins x G frames, <= 256 KiB, in L2), and each bin's G values are
-// then copied to the output row in one contiguous run. Bin-major rows are nfr values apart;
-// storing them L frames at a time (one cache line per bin per group) stalled on stores, and
-// measured on the benchmark (16 x 65536, mfft 256, complex64 out): a 64 KiB tile was 1.4x and
-// an 8-frame one 2x slower than 256 KiB; non-temporal stores were no faster (the 17 MB output
-// stays in this machine's L3), so plain stores are used.
-template <class A, int Kind>
-SC_AVX2 void run_blocks(const StftSimdTask<typename A::T>& tk, const FftTables<typename A::T>& tb, int G,
-                        long long wbegin, long long wend, long long nblocks, typename A::T* buf, typename A::T* wk,
-                        typename A::T* tile) {
-    using T = typename A::T;
-    constexpr int L = A::L;
-    constexpr int C = Kind == 0 ? 2 : 1;  // T values per output element
-    const int m = tk.m, mfft = tk.mfft, ps = tk.ps, mid = tk.m / 2;
-    const int nf = mfft / 2 + 1;
-    for (long long wi = wbegin; wi < wend; ++wi) {
-        const long long b = wi / nblocks;
-        const long long tb0 = (wi % nblocks) * G;
-        const int bw = static_cast<int>(std::min<long long>(G, tk.nfr - tb0));  // frames in this block
-        const T* xr = tk.x + static_cast<std::size_t>(b) * tk.n;
-        for (int g0 = 0; g0 < bw; g0 += L) {
-            const long long t0 = tb0 + g0;
-            const int valid = std::min(L, bw - g0);
-            const long long k0 = (tk.p0 + t0) * tk.hop - mid;  // first sample of lane 0
-            const long long klast = k0 + static_cast<long long>(L - 1) * tk.hop;
-            if (valid == L && k0 >= 0 && klast + m <= tk.n) {
-                const T* xs[L];
-                for (int i = 0; i < L; ++i) xs[i] = xr + k0 + static_cast<long long>(i) * tk.hop;
-                gather_interior<A>(xs, tk.w, m, ps, mfft, buf);
-            } else {  // padding, or fewer than L frames left: lane by lane (unused lanes are 0)
-                for (int i = 0; i < L; ++i) {
-                    const long long k = k0 + static_cast<long long>(i) * tk.hop;
-                    for (int j = 0; j < m; ++j) {
-                        const int d = j >= ps ? j - ps : j - ps + mfft;
-                        T v = T(0);
-                        if (i < valid) {
-                            const long long kk = k + j;
-                            v = ((kk >= tk.i0 && kk < tk.i1) ? xr[kk]
-                                                              : stft_pad_value(xr, tk.i0, tk.i1, kk, tk.padding)) *
-                                tk.w[j];
-                        }
-                        buf[static_cast<std::size_t>(d) * L + i] = v;
-                    }
-                }
-            }
-            fft_half<A>(buf, wk, tb);
-            // tile[(k G + g0 + i) C]: bin k of frame tb0 + g0 + i
-            split_store<A, Kind>(wk, tb, tile + static_cast<std::size_t>(g0) * C, static_cast<std::size_t>(G), 1, L,
-                                 tk.log_eps);
+        for (int i = 0; i < 4; ++i) {  // u[4i + j], 128-bit lane k: rows 4i..4i+3 of column 4k + j
+            u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+            u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+            u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+            u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
         }
-        T* out = static_cast<T*>(tk.out);
-        if (tk.frame_major) {  // (batch, nfr, nf): frame t's spectrum is one row
-            for (int t = 0; t < bw; ++t) {
-                T* o = out + ((static_cast<std::size_t>(b) * tk.nfr + tb0 + t) * nf) * C;
-                for (int k = 0; k < nf; ++k)
-                    for (int c = 0; c < C; ++c) o[k * C + c] = tile[(static_cast<std::size_t>(k) * G + t) * C + c];
-            }
-        } else {  // (batch, nf, nfr)
-            T* ob = out + (static_cast<std::size_t>(b) * nf * tk.nfr + tb0) * C;
-            for (int k = 0; k < nf; ++k)
-                copy_row<A>(tile + static_cast<std::size_t>(k) * G * C, ob + static_cast<std::size_t>(k) * tk.nfr * C,
-                            static_cast<std::size_t>(bw) * C);
+        for (int j = 0; j < 4; ++j) {
+            const V x0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), x1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+            const V y0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+            const V y1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+            r[j] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+            r[8 + j] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+            r[4 + j] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+            r[12 + j] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
         }
     }
-}
+    SC_AVX512_INLINE static void store_complex(T* p, V re, V im) {
+        F8::store_complex(p, _mm512_castps512_ps256(re), _mm512_castps512_ps256(im));
+        F8::store_complex(p + 16, _mm512_extractf32x8_ps(re, 1), _mm512_extractf32x8_ps(im, 1));
+    }
+};
 
-template <class A>
-void run_simd(const StftSimdTask<typename A::T>& tk) {
-    using T = typename A::T;
-    constexpr int L = A::L;
-    const FftTables<T> tb(tk.mfft);
-    const int nf = tk.mfft / 2 + 1;
-    const int C = tk.output == StftOutput::Complex ? 2 : 1;
-    // Blocks of at most G frames with a tile (nf x G output values) of <= 256 KiB, G in
-    // [L, 256], then evened out over the blocks of a row (so no block is nearly empty).
-    const std::size_t tile_bytes = 256 * 1024;
-    long long G = static_cast<long long>(tile_bytes / (static_cast<std::size_t>(nf) * C * sizeof(T)));
-    G = std::max<long long>(L, std::min<long long>(256, G));
-    G = ((tk.nfr + (tk.nfr + G - 1) / G - 1) / ((tk.nfr + G - 1) / G) + L - 1) / L * L;
-    const long long nblocks = (tk.nfr + G - 1) / G;  // every block holds >= 1 frame
-    const long long total = static_cast<long long>(tk.batch) * nblocks;
-    ParallelGuard guard;
-#pragma omp parallel num_threads(tk.n_threads)
-    {
-        std::unique_ptr<Scratch<T>> buf, wk, tile;
-        guard.run([&] {
-            // Positions of buf that no sample maps to (mfft > m) stay zero.
-            buf.reset(new Scratch<T>(static_cast<std::size_t>(tk.mfft) * L));
-            wk.reset(new Scratch<T>(static_cast<std::size_t>(tk.mfft) * L));
-            tile.reset(new Scratch<T>(static_cast<std::size_t>(nf) * G * C));
-        });
-        // A contiguous range of work items per thread (a static schedule), so that a thread's
-        // consecutive blocks extend the same output rows.
-        const int nt = omp_get_num_threads();
-        const int id = omp_get_thread_num();
-        const long long w0 = total * id / nt, w1 = total * (id + 1) / nt;
-        if (buf && wk && tile && w1 > w0) {
-            guard.run([&] {
-                const int Gi = static_cast<int>(G);
-                T *pb = buf->get(), *pw = wk->get(), *pt = tile->get();
-                switch (tk.output) {
-                    case StftOutput::Complex: run_blocks<A, 0>(tk, tb, Gi, w0, w1, nblocks, pb, pw, pt); break;
-                    case StftOutput::Magnitude: run_blocks<A, 1>(tk, tb, Gi, w0, w1, nblocks, pb, pw, pt); break;
-                    case StftOutput::Power: run_blocks<A, 2>(tk, tb, Gi, w0, w1, nblocks, pb, pw, pt); break;
-                    case StftOutput::LogPower: run_blocks<A, 3>(tk, tb, Gi, w0, w1, nblocks, pb, pw, pt); break;
-                }
-            });
+struct D8 {
+    using T = double;
+    using V = __m512d;
+    static constexpr int L = 8;
+    SC_AVX512_INLINE static V load(const T* p) { return _mm512_load_pd(p); }
+    SC_AVX512_INLINE static V loadu(const T* p) { return _mm512_loadu_pd(p); }
+    SC_AVX512_INLINE static void store(T* p, V v) { _mm512_store_pd(p, v); }
+    SC_AVX512_INLINE static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
+    SC_AVX512_INLINE static V set1(T a) { return _mm512_set1_pd(a); }
+    SC_AVX512_INLINE static V bcast(const T* p) { return _mm512_set1_pd(*p); }
+    SC_AVX512_INLINE static V add(V a, V b) { return _mm512_add_pd(a, b); }
+    SC_AVX512_INLINE static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
+    SC_AVX512_INLINE static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+    SC_AVX512_INLINE static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+    SC_AVX512_INLINE static V fmsub(V a, V b, V c) { return _mm512_fmsub_pd(a, b, c); }
+    SC_AVX512_INLINE static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_pd(a, b, c); }
+    SC_AVX512_INLINE static V sqrt(V a) { return _mm512_sqrt_pd(a); }
+    SC_AVX512_INLINE static V abs(V a) { return _mm512_abs_pd(a); }
+    SC_AVX512_INLINE static V max(V a, V b) { return _mm512_max_pd(a, b); }
+    SC_AVX512_INLINE static V min(V a, V b) { return _mm512_min_pd(a, b); }
+    SC_AVX512_INLINE static V div(V a, V b) { return _mm512_div_pd(a, b); }
+    SC_AVX512_INLINE static int outside(V a, V lo, V hi) {
+        return static_cast<int>(_mm512_cmp_pd_mask(a, lo, _CMP_NGE_UQ) | _mm512_cmp_pd_mask(a, hi, _CMP_NLE_UQ));
+    }
+    SC_AVX512_INLINE static V select_zero(V mask_src, V v) {
+        return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(mask_src, _mm512_setzero_pd(), _CMP_NEQ_UQ), v);
+    }
+    SC_AVX512_INLINE static V select_outside(V a, V lo, V hi, V fast, V slow) {
+        return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, lo, _CMP_NGE_UQ) | _mm512_cmp_pd_mask(a, hi, _CMP_NLE_UQ),
+                                    fast, slow);
+    }
+    // In-register transpose of 8 rows of 8 (t[2i + j], 128-bit lane k: rows 2i, 2i+1 of
+    // column 2k + j; then two rounds of shuffle_f64x2).
+    SC_AVX512_INLINE static void transpose(V* r) {
+        V t[8];
+        for (int i = 0; i < 4; ++i) {
+            t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+        }
+        for (int j = 0; j < 2; ++j) {
+            const V x0 = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x88), x1 = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xDD);
+            const V y0 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x88);
+            const V y1 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xDD);
+            r[j] = _mm512_shuffle_f64x2(x0, y0, 0x88);
+            r[4 + j] = _mm512_shuffle_f64x2(x0, y0, 0xDD);
+            r[2 + j] = _mm512_shuffle_f64x2(x1, y1, 0x88);
+            r[6 + j] = _mm512_shuffle_f64x2(x1, y1, 0xDD);
         }
     }
-    guard.rethrow();
-}
+    SC_AVX512_INLINE static void store_complex(T* p, V re, V im) {
+        D4::store_complex(p, _mm512_castpd512_pd256(re), _mm512_castpd512_pd256(im));
+        D4::store_complex(p + 8, _mm512_extractf64x4_pd(re, 1), _mm512_extractf64x4_pd(im, 1));
+    }
+};
+
+#define SC_KERNEL SC_AVX2
+#define SC_KERNEL_INLINE SC_AVX2_INLINE
+namespace avx2 {
+#include "stft_simd_kernels.inc"
+}  // namespace avx2
+#undef SC_KERNEL
+#undef SC_KERNEL_INLINE
+#define SC_KERNEL SC_AVX512
+#define SC_KERNEL_INLINE SC_AVX512_INLINE
+namespace avx512 {
+#include "stft_simd_kernels.inc"
+}  // namespace avx512
+#undef SC_KERNEL
+#undef SC_KERNEL_INLINE
 
 #endif  // SCATCLUST_STFT_SIMD
 
@@ -569,8 +409,15 @@ bool stft_simd_forward(const StftSimdTask<T>& task) {
     if (!stft_simd_applies<T>(task.mfft)) return false;
 #ifdef SCATCLUST_STFT_SIMD
     if (task.batch == 0 || task.nfr <= 0) return true;
-    if constexpr (std::is_same<T, float>::value) run_simd<F8>(task);
-    else run_simd<D4>(task);
+    // One instruction set per process (the CPU's, lowered by SCATCLUST_STFT_ISA), so every
+    // call gives the same bits.
+    if (simd_isa_level() >= 4) {
+        if constexpr (std::is_same<T, float>::value) avx512::run_simd<F16>(task);
+        else avx512::run_simd<D8>(task);
+    } else {
+        if constexpr (std::is_same<T, float>::value) avx2::run_simd<F8>(task);
+        else avx2::run_simd<D4>(task);
+    }
     return true;
 #else
     return false;

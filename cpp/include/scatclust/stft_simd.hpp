@@ -6,9 +6,11 @@
 // (L = 8 floats / 4 doubles with AVX2) is windowed into a structure-of-arrays buffer
 // (sample j of the L frames is one vector), transformed by a radix-4 FFT whose butterflies are
 // plain vertical arithmetic, and bin k of the L frames is then one vector, which is exactly
-// L consecutive values of the bin-major (batch, freq, time) output row. Every lane runs the
-// same operations on its own frame only, so a frame's result does not depend on which group
-// (or thread) computes it: results are bit-identical for any thread count.
+// L consecutive values of the bin-major (batch, freq, time) output row. With AVX-512
+// (x86-64-v4) L is 16 floats / 8 doubles. Every lane runs the same operations on its own
+// frame only, so a frame's result does not depend on which group (or thread) computes it:
+// results are bit-identical for any thread count, and the AVX2 and AVX-512 builds agree bit
+// for bit.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +21,7 @@
 namespace scatclust {
 
 // Which forward STFT kernel runs for power-of-two FFT lengths: Auto picks the across-frames
-// SIMD FFT when the CPU has AVX2+FMA and mfft is within [kStftSimdMinFft, kStftSimdMaxFft]
+// SIMD FFT when the CPU has AVX2+FMA (AVX-512 used when present) and mfft is within [kStftSimdMinFft, kStftSimdMaxFft]
 // (FFTW otherwise); Fftw always uses FFTW. The process default comes from the environment
 // variable SCATCLUST_STFT_KERNEL ("fftw" or "auto"); set_stft_kernel changes it (tests).
 enum class StftKernel : int { Auto = 0, Fftw = 1 };
