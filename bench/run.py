@@ -175,7 +175,7 @@ def bench_stft(quick, repeat, dtype=np.float32):
         lambda: reference.stft.stft(x.astype(np.float64), win.astype(np.float64), hop, p0=sft.p_min, p1=sft.p_max(n)),
         max(3, repeat // 2))
     rows = ratio_rows(results, "scatclust STFT.stft {nt}T")
-    kern = "own SIMD FFT (AVX2, across frames)" if simd else "FFTW"
+    kern = "own SIMD FFT across frames (AVX2 or AVX-512)" if simd else "FFTW"
     print(f"\n### STFT, complex output unless noted, {dname}\n"
           f"batch={batch}, n={n}, Hann nperseg={nperseg}, hop={hop}; forward kernel: {kern}; "
           f"STFT object construction {fmt_t(t_plan)} (once); scatclust and torch rows timed "
