@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import machine_description, measure, table, timeit  # noqa: E402
+from _harness import machine_description, measure, measure_interleaved, table, timeit  # noqa: E402
 
 import scatclust  # noqa: E402
 from scatclust import _core, reference  # noqa: E402
@@ -134,12 +134,39 @@ def bench_stft(quick, repeat, dtype=np.float32):
     dname = np.dtype(dtype).name
     t_plan = timeit(lambda: scatclust.STFT(win, hop), repeat=3, warmup=1)
     sft = scatclust.STFT(win, hop)  # scipy ShortTimeFFT conventions (phase_shift=0)
+    import torch
+
+    xt = torch.from_numpy(x)
+    wt = torch.hann_window(nperseg, dtype=xt.dtype)
+
+    def on(kernel, fn):
+        """fn under one forward kernel: 'auto' (own SIMD FFT on AVX2 CPUs) or 'fftw'."""
+        def run():
+            _core.stft_kernel(kernel)
+            try:
+                return fn()
+            finally:
+                _core.stft_kernel("auto")
+        return run
+
+    simd = _core.stft_simd_applies(nperseg, dtype == np.float64)
     results = {}
     for nt in (1, 2):
-        results[f"scatclust STFT.stft {nt}T"] = measure(lambda: sft.stft(x, n_threads=nt), repeat)
-        results[f"scatclust power (fused) {nt}T"] = measure(lambda: sft.stft(x, output="power", n_threads=nt), repeat)
-        results[f"scatclust stft(), torch framing {nt}T"] = measure(
-            lambda: scatclust.stft(x, nperseg, hop, n_threads=nt), repeat)
+        # ours and torch's timed in alternation (one call each per round), so that the load
+        # of a shared machine affects both alike
+        torch.set_num_threads(nt)
+        cases = {
+            f"scatclust STFT.stft {nt}T": lambda: sft.stft(x, n_threads=nt),
+            f"scatclust power (fused) {nt}T": lambda: sft.stft(x, output="power", n_threads=nt),
+            f"scatclust stft(), torch framing {nt}T": lambda: scatclust.stft(x, nperseg, hop, n_threads=nt),
+            f"torch.stft {nt}T": lambda: torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant",
+                                                    return_complex=True),
+        }
+        if simd:  # the same calls on the FFTW kernel, for comparison
+            cases[f"scatclust STFT.stft, FFTW kernel {nt}T"] = on("fftw", lambda: sft.stft(x, n_threads=nt))
+            cases[f"scatclust power, FFTW kernel {nt}T"] = on(
+                "fftw", lambda: sft.stft(x, output="power", n_threads=nt))
+        results.update(measure_interleaved(cases, rounds=max(repeat, 15)))
     from scipy.signal import ShortTimeFFT
 
     ssft = ShortTimeFFT(win, hop, fs=1.0)
@@ -147,18 +174,12 @@ def bench_stft(quick, repeat, dtype=np.float32):
     results["numpy reference"] = measure(
         lambda: reference.stft.stft(x.astype(np.float64), win.astype(np.float64), hop, p0=sft.p_min, p1=sft.p_max(n)),
         max(3, repeat // 2))
-    import torch
-
-    xt = torch.from_numpy(x)
-    wt = torch.hann_window(nperseg, dtype=xt.dtype)
-    for nt in (1, 2):
-        torch.set_num_threads(nt)
-        results[f"torch.stft {nt}T"] = measure(
-            lambda: torch.stft(xt, nperseg, hop, window=wt, center=True, pad_mode="constant", return_complex=True),
-            repeat)
     rows = ratio_rows(results, "scatclust STFT.stft {nt}T")
+    kern = "own SIMD FFT across frames (AVX2 or AVX-512)" if simd else "FFTW"
     print(f"\n### STFT, complex output unless noted, {dname}\n"
-          f"batch={batch}, n={n}, Hann nperseg={nperseg}, hop={hop}; STFT object construction {fmt_t(t_plan)} (once)\n")
+          f"batch={batch}, n={n}, Hann nperseg={nperseg}, hop={hop}; forward kernel: {kern}; "
+          f"STFT object construction {fmt_t(t_plan)} (once); scatclust and torch rows timed "
+          f"in alternation\n")
     print(table(rows, HEADERS))
 
     # Inverse

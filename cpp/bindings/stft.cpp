@@ -1,6 +1,7 @@
 #include "common.hpp"
 #include "scatclust/errors.hpp"
 #include "scatclust/stft.hpp"
+#include "scatclust/stft_simd.hpp"
 
 namespace sc = scatclust;
 
@@ -100,4 +101,21 @@ void def_stft(nb::module_& m) {
 void bind_stft(nb::module_& m) {
     def_stft<float>(m);
     def_stft<double>(m);
+    m.def("stft_kernel",
+          [](const std::string& kernel) {
+              if (kernel == "auto") sc::set_stft_kernel(sc::StftKernel::Auto);
+              else if (kernel == "fftw") sc::set_stft_kernel(sc::StftKernel::Fftw);
+              else sc::require(kernel.empty(), "kernel='", kernel, "' must be 'auto', 'fftw' or '' (query only)");
+              return sc::stft_kernel() == sc::StftKernel::Fftw ? std::string("fftw") : std::string("auto");
+          },
+          nb::arg("kernel") = "",
+          "Process-wide choice of the forward STFT kernel for power-of-two FFT lengths: 'auto' (the "
+          "across-frames SIMD FFT on AVX2 CPUs, FFTW otherwise) or 'fftw'; '' only queries. Returns the "
+          "setting. The default comes from the environment variable SCATCLUST_STFT_KERNEL.");
+    m.def("stft_simd_applies",
+          [](int mfft, bool float64) {
+              return float64 ? sc::detail::stft_simd_applies<double>(mfft) : sc::detail::stft_simd_applies<float>(mfft);
+          },
+          nb::arg("mfft"), nb::arg("float64"),
+          "Whether the forward STFT of this FFT length and precision runs on the SIMD kernel now.");
 }

@@ -10,6 +10,7 @@
 #include "scatclust/errors.hpp"
 #include "scatclust/fft_plan.hpp"
 #include "scatclust/parallel.hpp"
+#include "scatclust/stft_simd.hpp"
 
 namespace scatclust {
 
@@ -24,10 +25,8 @@ constexpr int kTBlock = 16;
 // Output samples per work item of the overlap-add.
 constexpr long long kOlaChunk = 2048;
 
-long long floor_div(long long a, long long b) {  // b > 0
-    long long q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
-}
+using detail::stft_floor_div;
+long long floor_div(long long a, long long b) { return stft_floor_div(a, b); }  // b > 0
 
 long long pos_mod(long long a, long long b) {  // b > 0, result in [0, b)
     long long r = a % b;
@@ -38,33 +37,6 @@ long long pos_mod(long long a, long long b) {  // b > 0, result in [0, b)
 int roll_amount(const StftParams& prm) {
     if (!prm.has_phase_shift) return 0;
     return static_cast<int>(pos_mod(prm.phase_shift + prm.m_num / 2, prm.m_num));
-}
-
-// Value of the padded signal at absolute index k, for k outside the slice [i0, i1) of x that
-// the frames touch. Reproduces numpy.pad on x[i0:i1] (which is what scipy pads): 'reflect'
-// with pads longer than the slice reflects repeatedly; for 'odd' each reflection is a point
-// reflection, i.e. the extension g obeys g(-j) = 2 g(0) - g(j) and g(P+j) = 2 g(P) - g(P-j)
-// with P = L-1, which makes g(j + 2P) = g(j) + 2 (g(P) - g(0)).
-template <class T>
-T pad_value(const T* xr, long long i0, long long i1, long long k, StftPadding mode) {
-    switch (mode) {
-        case StftPadding::Zeros: return T(0);
-        case StftPadding::Edge: return k < i0 ? xr[i0] : xr[i1 - 1];
-        default: break;
-    }
-    const T* s = xr + i0;
-    const long long L = i1 - i0;
-    if (L == 1) return s[0];  // numpy extends a single sample as 'edge'
-    const long long P = L - 1;
-    const long long j = k - i0;
-    const long long q = floor_div(j, 2 * P);
-    const long long r = j - q * 2 * P;  // in [0, 2P)
-    if (mode == StftPadding::Even) return r <= P ? s[r] : s[2 * P - r];
-    // Odd: the two single reflections are written as numpy computes them.
-    if (q == 0) return r <= P ? s[r] : T(2) * s[P] - s[2 * P - r];
-    if (q == -1 && r > P) return T(2) * s[0] - s[2 * P - r];
-    const T base = r <= P ? s[r] : T(2) * s[P] - s[2 * P - r];
-    return base + T(2 * q) * (s[P] - s[0]);
 }
 
 // Real-FFT split of one block of frames (see forward_impl): zt[2 (f kTBlock + t) + {0,1}] holds
@@ -183,7 +155,7 @@ void split_block(const T* zt, const T* ab, int H, long long bw, OutT* ob, std::s
 template <class T, class OutT, class Emit>
 void forward_impl(const T* x, std::size_t batch, long long n, const T* win, const StftParams& prm,
                   long long p0, long long p1, StftPadding padding, T scale, OutT* out,
-                  int n_threads, bool frame_major, Emit emit) {
+                  int n_threads, bool frame_major, StftOutput kind, T log_eps, Emit emit) {
     validate_stft_params(prm);
     require(n >= 1, "x has n=", n, " samples per row; it must have >= 1");
     require(p0 < p1, "frame range p0=", p0, ", p1=", p1, " must satisfy p0 < p1");
@@ -209,6 +181,30 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
 
     std::vector<T> w(m);
     for (int j = 0; j < m; ++j) w[j] = win[j] * scale;
+
+    // Power-of-two mfft on an AVX2 CPU: our across-frames SIMD real FFT (stft_simd.hpp).
+    {
+        detail::StftSimdTask<T> task;
+        task.x = x;
+        task.batch = batch;
+        task.n = n;
+        task.w = w.data();
+        task.m = m;
+        task.hop = hop;
+        task.mfft = mfft;
+        task.ps = roll_amount(prm);
+        task.p0 = p0;
+        task.nfr = p1 - p0;
+        task.i0 = i0;
+        task.i1 = i1;
+        task.padding = padding;
+        task.output = kind;
+        task.log_eps = log_eps;
+        task.out = out;
+        task.frame_major = frame_major;
+        task.n_threads = resolve_num_threads(n_threads);
+        if (detail::stft_simd_forward<T>(task)) return;
+    }
 
     // Even FFT lengths: the real FFT of length mfft is computed as a complex FFT of length
     // H = mfft/2 on the sample pairs z[j] = x[2j] + i x[2j+1], followed by the standard split
@@ -270,7 +266,7 @@ void forward_impl(const T* x, std::size_t batch, long long n, const T* win, cons
             } else {
                 for (int j = 0; j < m; ++j) {
                     const long long kk = k + j;
-                    const T v = (kk >= i0 && kk < i1) ? xr[kk] : pad_value(xr, i0, i1, kk, padding);
+                    const T v = (kk >= i0 && kk < i1) ? xr[kk] : detail::stft_pad_value(xr, i0, i1, kk, padding);
                     sd[dst(j)] = v * w[j];
                 }
             }
@@ -336,7 +332,7 @@ void stft_forward_complex(const T* x, std::size_t batch, long long n, const T* w
                           const StftParams& prm, long long p0, long long p1, StftPadding padding,
                           T scale, std::complex<T>* out, int n_threads, bool frame_major) {
     forward_impl<T, std::complex<T>>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
-                                     [](const std::complex<T>& z, std::complex<T>& o) { o = z; });
+                                     StftOutput::Complex, T(1), [](const std::complex<T>& z, std::complex<T>& o) { o = z; });
 }
 
 template <class T>
@@ -346,16 +342,16 @@ void stft_forward_real(const T* x, std::size_t batch, long long n, const T* win,
     switch (output) {
         case StftOutput::Magnitude:
             forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
-                               [](const std::complex<T>& z, T& o) { o = std::hypot(z.real(), z.imag()); });
+                               output, log_eps, [](const std::complex<T>& z, T& o) { o = std::hypot(z.real(), z.imag()); });
             return;
         case StftOutput::Power:
             forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
-                               [](const std::complex<T>& z, T& o) { o = z.real() * z.real() + z.imag() * z.imag(); });
+                               output, log_eps, [](const std::complex<T>& z, T& o) { o = z.real() * z.real() + z.imag() * z.imag(); });
             return;
         case StftOutput::LogPower:
             require(std::isfinite(log_eps) && log_eps > T(0), "log_eps=", log_eps, " must be finite and > 0");
             forward_impl<T, T>(x, batch, n, win, prm, p0, p1, padding, scale, out, n_threads, frame_major,
-                               [log_eps](const std::complex<T>& z, T& o) {
+                               output, log_eps, [log_eps](const std::complex<T>& z, T& o) {
                                    o = std::log(z.real() * z.real() + z.imag() * z.imag() + log_eps);
                                });
             return;

@@ -472,6 +472,13 @@ class STFT:
             complex64 / complex128 for 'complex', else float32 / float64 (the input precision).
             ``S[..., q, j]`` is at frequency ``f[q]`` (Hz) and time ``t(n)[j]`` (s).
 
+        Notes
+        -----
+        For power-of-two ``mfft`` in 16..4096 on x86-64 CPUs with AVX2+FMA the kernel is
+        scatclust's own real FFT vectorised across frames, otherwise FFTW; both match scipy
+        to 1e-5 (float32) / 1e-12 (float64) of ``max|S|``. The environment variable
+        ``SCATCLUST_STFT_KERNEL=fftw`` forces FFTW.
+
         Examples
         --------
         >>> import numpy as np
