@@ -110,8 +110,8 @@ def build_parser(cmds=None):
             p = params[key]
             sp.add_argument(_dest(cmd.name, key), nargs="*" if p.type.endswith("_list") else "?",
                             default=argparse.SUPPRESS,
-                            metavar=key.upper(), help=_escape(f"{text} (or [{cmd.name}] {key} in the config; "
-                                                              f"default: {p.default!r})"))
+                            metavar=key.upper(),
+                            help=_escape(f"{p.describe()}; or [{cmd.name}] {key} in the config"))
         groups = {}
         for p in cmd.params:
             if not p.flag:
@@ -135,6 +135,12 @@ def _metavar(p):
         return "{" + ",".join(c or "''" for c in p.choices) + "}"
     return {"int": "N", "float": "X", "str": "TEXT", "path": "PATH", "int_list": "N,N,...",
             "float_list": "X,X,...", "str_list": "A,B,..."}[p.type]
+
+
+def _where(table, key):
+    """'[table.sub] leaf' of a dotted key, as the key appears in a TOML file."""
+    sub, _, leaf = key.rpartition(".")
+    return f"[{table}.{sub}] {leaf}" if sub else f"[{table}] {key}"
 
 
 def _schema(cmds):
@@ -186,9 +192,15 @@ def resolve_config(cmd, cmds, *, config=None, sets=(), options=None, log=None):
                 raise ConfigError(f"config file {config!r}: {table!r} must be a table ([{table}]), "
                                   f"not {type(body).__name__}")
             for key, value in flatten(body).items():
-                where = f"config file {config!r}, [{table}] {key}"
+                where = f"config file {config!r}, {_where(table, key)}"
                 if key not in schema[table]:
-                    raise unknown_key_error(f"config file {config!r}, table [{table}]", key, list(schema[table]))
+                    sub, _, leaf = key.rpartition(".")
+                    valid = [k.rpartition(".")[2] for k in schema[table] if k.rpartition(".")[0] == sub]
+                    name = f"[{table}.{sub}]" if sub else f"[{table}]"
+                    if sub and not valid:
+                        subs = sorted({k.rpartition(".")[0] for k in schema[table] if "." in k})
+                        raise unknown_key_error(f"config file {config!r}, table [{table}]", sub, subs)
+                    raise unknown_key_error(f"config file {config!r}, table {name}", leaf, valid)
                 checked = schema[table][key].check(value, where)
                 if table in cfg:  # tables of other commands are validated but not used
                     cfg[table][key] = checked
@@ -205,7 +217,7 @@ def resolve_config(cmd, cmds, *, config=None, sets=(), options=None, log=None):
         if key not in schema[table]:
             raise unknown_key_error(f"--set {item!r}, table [{table}]", key, list(schema[table]))
         p = schema[table][key]
-        cfg[table][key] = p.check(p.parse(text, f"--set {name}"), f"--set {name}")
+        cfg[table][key] = p.check(p.parse(text, f"--set {name}"), f"--set {_where(table, key)}")
     for (table, key), raw in (options or {}).items():
         p = schema[table][key]
         where = (f"option {p.flag}" if p.flag else f"argument {key.upper()}")
@@ -273,7 +285,7 @@ def main(argv=None):
         if cmd.check is not None:
             try:
                 plan = cmd.check(ctx)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, FileNotFoundError) as exc:
                 if isinstance(exc, ConfigError):
                     raise
                 raise ConfigError(str(exc)) from exc

@@ -222,7 +222,7 @@ def _as_config_error(check, arg):
         return check(arg)
     except ConfigError:
         raise
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError) as exc:
         raise ConfigError(str(exc)) from exc
 
 

@@ -27,6 +27,10 @@ __all__ = ["write_labels", "read_labels", "label_sets"]
 
 LABELS_GROUP = "_labels"
 FORMAT = "scatclust-labels"
+
+# The renames that swap a label set in (a module attribute so that tests can interrupt them
+# without touching os.replace, which zarr's I/O thread uses too).
+_rename = os.replace
 VERSION = 1
 
 
@@ -119,8 +123,8 @@ def write_labels(store, name, labels, confidence, *, days, n_windows, time_end, 
         old = None
         if os.path.lexists(dest):
             old = os.path.join(base, f".{name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(dest, old)
-        os.replace(tmp, dest)
+            _rename(dest, old)
+        _rename(tmp, dest)
         tmp = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
