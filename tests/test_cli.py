@@ -10,7 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
 
 import numpy as np
 import pytest
@@ -465,3 +469,10 @@ def test_adjusted_rand_index_matches_scikit_learn():
     b[:300] = a[:300]
     assert adjusted_rand_index(a, b) == pytest.approx(sk.adjusted_rand_score(a, b), abs=1e-12)
     assert adjusted_rand_index(a, a + 7) == 1.0
+
+
+@pytest.mark.parametrize("name", ["insight.toml", "xrf_segment.toml"])
+def test_example_configs_are_valid(name, capsys):
+    path = os.path.join(os.path.dirname(PY_ROOT), "examples", name)
+    assert main(["config", "--check", path]) == 0
+    assert capsys.readouterr().out.strip() == f"{path}: valid"
