@@ -211,15 +211,22 @@ def setup_logging(quiet, verbose, log_file, command):
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handlers.append(fh)
     root = logging.getLogger("scatclust")
+    saved = (root.level, root.propagate)
     root.setLevel(logging.DEBUG)
     for hd in handlers:
         root.addHandler(hd)
-    root.propagate = False
-    return handlers
+    root.propagate = False  # our handlers print it; the caller's logging setup is left alone
+    return handlers, saved
 
 
-def teardown_logging(handlers):
+def teardown_logging(state):
+    """Remove the handlers of :func:`setup_logging` and restore the logger's level and propagation."""
+    if not state:
+        return
+    handlers, (level, propagate) = state
     root = logging.getLogger("scatclust")
     for h in handlers:
         root.removeHandler(h)
         h.close()
+    root.setLevel(level)
+    root.propagate = propagate
