@@ -252,7 +252,7 @@ def test_features_errors(tmp_path, capsys):
     assert "matches no file or directory" in capsys.readouterr().err
     assert main(["features", __file__, str(tmp_path / "s.zarr"), "--pyramid-scales", "300,1024",
                  "--pyramid-hop", "256", "--pyramid-J", "6"]) == 2
-    assert "not a multiple of hop=256" in capsys.readouterr().err
+    assert "[features.pyramid]: scale 300 is not a multiple of hop=256" in capsys.readouterr().err
     bad = tmp_path / "bad.mseed"
     bad.write_bytes(b"not miniseed" * 100)
     assert main(["features", str(bad), str(tmp_path / "s.zarr"), *TINY_FEATURES]) == 1  # runtime: no data

@@ -222,7 +222,13 @@ def _key(k):
 
 
 def format_value(v):
-    """A value as TOML text (strings in basic quotes, lists inline)."""
+    """A value as TOML text (strings in basic quotes, lists inline).
+
+    Examples
+    --------
+    >>> format_value([1, 2.5, "a\\b", True])
+    '[1, 2.5, "a\\\\b", true]'
+    """
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -263,6 +269,15 @@ def dumps_toml(tables, *, comments=None, header=""):
         ``{(section, dotted key): comment}`` written as ``# comment`` above the key.
     header : str
         Comment lines at the top.
+
+    Examples
+    --------
+    >>> print(dumps_toml({"train": {"seed": 0, "fvae.epochs": 5}}), end="")
+    [train]
+    seed = 0
+    <BLANKLINE>
+    [train.fvae]
+    epochs = 5
     """
     comments = comments or {}
     lines = [f"# {h}" if h else "#" for h in header.splitlines()] if header else []

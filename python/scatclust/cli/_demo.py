@@ -247,8 +247,10 @@ def _check(ctx):
     # Validate the pipeline's tables before any work starts (the paths are set by the steps).
     from ._features import build_pyramid, prepare_config
 
-    prepare_config(ctx["features"])
-    build_pyramid(ctx["features"])
+    from ._features import _named
+
+    _named("[features.prepare]", prepare_config, ctx["features"])
+    _named("[features.pyramid]", build_pyramid, ctx["features"])
     t = ctx["train"]
     if t["model"] == "fvae":
         from ..models import FVAEClustering

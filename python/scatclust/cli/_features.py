@@ -140,7 +140,18 @@ def _check(ctx):
                 raise ConfigError(f"features: {k}={c[k]!r} is not a UTC date/time; use e.g. 2019-06-01") from None
     if os.path.isfile(c["store"]):
         raise ConfigError(f"features: store={c['store']!r} is a file; the feature store is a directory")
-    return {"source": archive_source(c), "prepare": prepare_config(c), "pyramid": build_pyramid(c)}
+    return {"source": archive_source(c), "prepare": _named("[features.prepare]", prepare_config, c),
+            "pyramid": _named("[features.pyramid]", build_pyramid, c)}
+
+
+def _named(table, build, c):
+    """build(c), with the table named in a configuration error (the library names the key)."""
+    try:
+        return build(c)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{table}: {exc}") from exc
 
 
 def run_features(ctx, c, plan):

@@ -117,7 +117,10 @@ def check_train(c):
     if c["model"] == "fvae":
         from ..models import FVAEClustering
 
-        FVAEClustering(c["n_clusters"], **_fvae_kw(c), random_state=c["seed"])._validate_params()
+        try:
+            FVAEClustering(c["n_clusters"], **_fvae_kw(c), random_state=c["seed"])._validate_params()
+        except ValueError as exc:
+            raise ConfigError(f"[train.fvae]: {exc}") from exc
     return {"scale_index": index, "scales": [scales[i] for i in index]}
 
 
