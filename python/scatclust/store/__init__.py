@@ -19,3 +19,7 @@ __all__ = [
     "open_features",
     "partial_moments",
 ]
+
+from ._labels import label_sets, read_labels, write_labels  # noqa: E402
+
+__all__ += ["label_sets", "read_labels", "write_labels"]
