@@ -20,7 +20,7 @@ from scatclust.datasets import synthetic_xrf  # noqa: E402
 # Easy cube: pure pixels (blur 0), 100 counts per pixel, 5 pigments (k-means on the
 # Anscombe spectra: ARI 1); small so each segment call takes ~1-2 s on one core.
 EASY = dict(shape=(24, 24), n_channels=128, counts=100.0, blur=0.0, random_state=1)
-FAST = dict(n_pretrain=25, n_cluster_epochs=5)
+FAST = dict(n_pretrain=15, n_cluster_epochs=3)
 
 
 @pytest.fixture(scope="module")
