@@ -54,7 +54,7 @@ class CubeSegmentation:
     latent : ndarray (H, W, D), float32; encoder output (NaN on masked pixels)
     centers : ndarray (K, D), float32; learned latent centres
     n_clusters : int
-    selection : KSelection or None; the silhouette table when K was chosen
+    selection : KSelection or None; the k_method table (silhouette or gap) when K was chosen
     history : dict of lists; per-epoch 'recon', 'cluster' and 'reg' (VAE regulariser, 0 for the AE) losses
     wall_time : float, seconds
     """
