@@ -447,10 +447,11 @@ def test_demo_end_to_end(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "clusters at the smallest scale (256 samples)" in text and "adjusted Rand index" in text
     for f in ("scatclust-run.toml", "demo-summary.json", "model/model.json", "segmentation/segmentation.npz",
-              "features.zarr/_labels/demo/zarr.json", "data/xrf_cube.h5"):
+              "features.zarr/_labels/demo/zarr.json", "data/xrf_cube.h5", "separation/separation.npz",
+              "separation/separation.png", "report/report.md", "report/report.html"):
         assert os.path.exists(os.path.join(out, f)), f
     rec = _toml(os.path.join(out, "scatclust-run.toml"))
-    assert set(rec) == {"scatclust", "demo", "features", "train", "cluster", "segment"}
+    assert set(rec) == {"scatclust", "demo", "features", "train", "cluster", "separate", "segment", "report"}
     assert rec["train"]["fvae"]["epochs"] == 2 and rec["scatclust"]["status"] == "complete"
     import json
 
@@ -458,6 +459,77 @@ def test_demo_end_to_end(tmp_path, capsys):
     rows = summary["clusters_vs_sources"]["scale_256"]
     assert sum(r["windows"] for r in rows) == _labels(os.path.join(out, "features.zarr"), "demo").sizes["window"]
     assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+
+
+def _prepared(mseed):
+    from scatclust.io import PrepareConfig, prepare, read
+
+    return prepare(read(mseed), PrepareConfig(components="UVW"))
+
+
+def test_separate_matches_the_python_api(store, fvae_model, mseed, tmp_path, capsys):
+    """The subcommand's target, priors and result equal scatclust.separate on the same samples."""
+    from obspy import read as obspy_read
+
+    from scatclust.separation import separate
+
+    assert main(["cluster", store, "--model", fvae_model, "--name", "sep", "-q"]) == 0
+    out = str(tmp_path / "sep")
+    argv = ["separate", store, "--labels", "sep", "--window", "7", "--J", "6", "--n-priors", "6",
+            "--max-iter", "5", "--threads", "1", "--out", out]
+    assert main(argv) == 0
+    assert "separated 256 samples x 3 channels" in capsys.readouterr().out
+    z = np.load(os.path.join(out, "separation.npz"))
+    rec = _prepared(mseed)
+    lab = _labels(store, "sep")
+    fs, t0 = float(rec.sampling_rate), rec.starttime.ns
+    ends = np.round((lab.time_end.values.astype(np.int64) - t0) / 1e9 * fs).astype(np.int64)
+    b = int(ends[7])
+    np.testing.assert_array_equal(z["mixture"], rec.data[:, b - 256:b].astype(np.float64))
+    assert int(z["starttime_ns"]) == t0 + round((b - 256) / fs * 1e9)
+    rows = z["prior_rows"]
+    assert len(rows) == 6 and (lab.labels.values[rows, 0] == int(z["cluster"])).all()
+    # the most populated cluster at the smallest scale
+    assert int(z["cluster"]) == np.bincount(lab.labels.values[:, 0][lab.labels.values[:, 0] >= 0]).argmax()
+    priors = np.stack([rec.data[:, e - 256:e] for e in ends[rows]]).astype(np.float64)
+    ref = separate(z["mixture"], priors, J=6, max_iter=5, random_state=0, n_threads=1)
+    np.testing.assert_array_equal(z["background"], ref.background)
+    np.testing.assert_allclose(z["background"] + z["source"], z["mixture"], rtol=0, atol=1e-12)
+    st = obspy_read(os.path.join(out, "source.mseed"))
+    assert [tr.id for tr in st] == list(rec.channels)
+    np.testing.assert_array_equal(np.stack([tr.data for tr in st]), z["source"])
+    assert os.path.getsize(os.path.join(out, "separation.png")) > 0
+    assert _toml(os.path.join(out, "scatclust-separate.toml"))["separate"]["window"] == 7
+    # a second run into the same directory needs --overwrite; target given twice; unknown label set
+    assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(["separate", store, "--labels", "sep", "--window", "3", "--start", "2019-06-01T00:10:00",
+                 "--end", "2019-06-01T00:12:00", "--out", str(tmp_path / "x")]) == 2
+    assert "exclusive" in capsys.readouterr().err
+    assert main(["separate", store, "--labels", "nope", "--window", "3", "--out", str(tmp_path / "y")]) == 2
+    assert "'nope' is not a label set" in capsys.readouterr().err
+
+
+def test_report_lists_every_figure_and_the_cluster_sizes(store, fvae_model, tmp_path, capsys):
+    import re
+
+    assert main(["cluster", store, "--model", fvae_model, "--name", "rep", "-q"]) == 0
+    out = str(tmp_path / "report")
+    assert main(["report", store, "--labels", "rep", "--model", fvae_model, "--n-windows", "4", "--out", out,
+                 "-q"]) == 0
+    md = open(os.path.join(out, "report.md"), encoding="utf-8").read()
+    figs = re.findall(r"!\[[^]]*\]\((figures/[^)]+)\)", md)
+    assert any("time_of_day" in f for f in figs) and any("nesting" in f for f in figs)
+    assert any("training" in f for f in figs) and any("waveforms" in f for f in figs)
+    for f in figs:
+        assert os.path.getsize(os.path.join(out, f)) > 0, f
+    # the cluster-size table of the first scale equals the label set's counts
+    lab = _labels(store, "rep").labels.values[:, 0]
+    table = md.split("| cluster | windows |", 1)[1].split("\n\n", 1)[0]
+    counts = [int(m) for m in re.findall(r"^\| \d+ \| (\d+) \|", table, flags=re.M)]
+    assert counts
+    assert counts == np.bincount(lab[lab >= 0], minlength=len(counts)).tolist()
+    assert main(["report", "--out", str(tmp_path / "none")]) == 2
+    assert "nothing to report" in capsys.readouterr().err
 
 
 def test_adjusted_rand_index_matches_scikit_learn():

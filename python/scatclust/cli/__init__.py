@@ -30,6 +30,8 @@ _COMMAND_MODULES = (
     "_train",
     "_cluster",
     "_segment",
+    "_separate",
+    "_report",
     "_demo",
     "_config_cmd",
 )

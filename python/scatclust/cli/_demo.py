@@ -8,12 +8,14 @@ data      synthetic Mars-like record (:func:`scatclust.datasets.synthetic_mars`,
 features  ``scatclust features`` on the miniSEED file -> ``<out>/features.zarr``
 train     ``scatclust train`` (F-VAE by default) -> ``<out>/model``
 cluster   ``scatclust cluster`` -> label set 'demo' in the store
+separate  ``scatclust separate``: the strongest synthetic glitch (2048 samples around it),
+          priors from the most populated cluster -> ``<out>/separation``; SNR vs the truth
 segment   ``scatclust segment`` on the cube -> ``<out>/segmentation``
+report    ``scatclust report``: figures + report.md / report.html -> ``<out>/report``
 summary   clusters against the synthetic ground truth -> ``<out>/demo-summary.json``
 
-Hook points for the stages built elsewhere (issue 9): a step ``("separate", fn)`` goes after
-"cluster" and ``("report", fn)`` before "summary" in ``STEPS``; their tables are added to
-``COMMAND.uses``. ``state`` holds what earlier steps made: 'out', 'record' (the SyntheticMars),
+A new step is a ``(name, fn)`` entry of ``STEPS`` (its table added to ``COMMAND.uses``).
+``state`` holds what earlier steps made: 'out', 'record' (the SyntheticMars),
 'mseed', 'truth', 'cube', 'xrf' (the SyntheticXRF), 'store', 'model', 'labels' (label-set
 name), 'segmentation' (directory), 'results' (dict of per-step summaries).
 """
@@ -46,6 +48,8 @@ PRESETS = {
     "train": {"store": "", "out": "", "model": "fvae", "n_clusters": 6, "fvae.epochs": 40,
               "fvae.hidden": [128, 32], "fvae.latent_dim": 4, "fvae.batch_size": 128},
     "cluster": {"store": "", "model": "", "name": "demo"},
+    "separate": {"store": "", "out": "", "n_priors": 32, "segment": 2048},
+    "report": {"store": "", "out": "", "n_windows": 12},
     "segment": {"cube": "", "key": "counts", "energies": "energies", "out": "", "n_clusters": 0,
                 "k_range": [3, 8], "n_pretrain": 30, "n_cluster_epochs": 15},
 }
@@ -142,6 +146,49 @@ def _step_segment(ctx, state):
                                    round(adjusted_rand_index(truth[m], seg.labels[m]), 4)}
 
 
+def _step_separate(ctx, state):
+    """Deglitch the strongest synthetic glitch with priors from the most populated cluster."""
+    from ..separation import snr_db
+    from ._separate import check_separate, run_separate
+
+    rec = state["record"]
+    g = rec.sources["glitch"]
+    amp = np.abs(g).max(axis=0)
+    L = amp.size
+    n = min(2048, L // 4)
+    if not amp.any():
+        ctx.log.info("separate: the synthetic record has no glitch; step skipped")
+        state["results"]["separate"] = {"skipped": "no glitch in the record"}
+        return
+    centre = int(np.clip(amp.argmax(), n // 2, L - n // 2))
+    a = centre - n // 2
+    t0 = rec.to_stream()[0].stats.starttime
+    c = _force(ctx, "separate", store=state["store"], out=os.path.join(state["out"], "separation"),
+               start=str(t0 + a / rec.fs), end=str(t0 + (a + n) / rec.fs))
+    c["labels"], c["window"], c["overwrite"] = state["labels"], -1, True
+    res, summary = run_separate(ctx, c, _as_config_error(check_separate, c))
+    state["separation"] = c["out"]
+    with np.load(os.path.join(c["out"], "separation.npz")) as z:
+        x, bg, b0 = z["mixture"], z["background"], int(round((int(z["starttime_ns"]) - t0.ns) / 1e9 * rec.fs))
+    truth_bg = x - g[:, b0:b0 + x.shape[1]]
+    state["results"]["separate"] = {
+        "start": summary["start"], "samples": summary["samples"], "cluster": summary["cluster"],
+        "snr_input_db": round(float(snr_db(x, truth_bg)), 2),
+        "snr_background_db": round(float(snr_db(bg, truth_bg)), 2), "seconds": summary["wall_time_s"]}
+
+
+def _step_report(ctx, state):
+    from ._report import check_report, run_report
+
+    c = _force(ctx, "report", store=state["store"], out=os.path.join(state["out"], "report"),
+               segmentation=state["segmentation"])
+    c["labels"], c["model"], c["overwrite"] = state["labels"], state["model"], True
+    c["separation"] = [state["separation"]] if state.get("separation") else []
+    rep, n_fig = run_report(ctx, c, _as_config_error(check_report, c))
+    state["report"] = c["out"]
+    state["results"]["report"] = {"markdown": os.path.join(c["out"], "report.md"), "figures": n_fig}
+
+
 def _step_summary(ctx, state):
     from ..store import read_labels
 
@@ -186,6 +233,11 @@ def _print_summary(state, table):
     print("    cluster  windows  " + "  ".join(f"{s:>6}" for s in _EVENT_SOURCES))
     for row in table[first]:
         print(f"    {row['cluster']:7d}  {row['windows']:7d}  " + "  ".join(f"{row[s]:6.2f}" for s in _EVENT_SOURCES))
+    sep = r.get("separate", {})
+    if "snr_background_db" in sep:
+        print(f"  deglitching {sep['samples']} samples at {sep['start'][:19]} with priors from cluster "
+              f"{sep['cluster']}: background SNR {sep['snr_input_db']:.1f} dB in the input -> "
+              f"{sep['snr_background_db']:.1f} dB separated ({sep['seconds']:.1f} s)")
     seg = r["segment"]
     print(f"  cube segmentation: K = {seg['n_clusters']}, adjusted Rand index vs the pigment map "
           f"{seg['ari_vs_truth']:.3f}")
@@ -232,7 +284,9 @@ STEPS = [
     ("features", _step_features),
     ("train", _step_train),
     ("cluster", _step_cluster),
+    ("separate", _step_separate),
     ("segment", _step_segment),
+    ("report", _step_report),
     ("summary", _step_summary),
 ]
 
@@ -287,5 +341,5 @@ COMMAND = Command(
                 "--set or a config file.\n\n"
                 "  scatclust demo out/ --hours 12 --set train.fvae.epochs=80",
     params=PARAMS, run=_run, check=_check, positionals=[("out", "output directory")],
-    uses=("features", "train", "cluster", "segment"), presets=PRESETS,
+    uses=("features", "train", "cluster", "separate", "segment", "report"), presets=PRESETS,
 )
