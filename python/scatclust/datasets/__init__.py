@@ -13,3 +13,7 @@ __all__ = ["SyntheticMars", "synthetic_mars"]
 from ._synthetic_xrf import PIGMENTS, SyntheticXRF, fano_sigma, synthetic_xrf  # noqa: E402
 
 __all__ += ["PIGMENTS", "SyntheticXRF", "fano_sigma", "synthetic_xrf"]
+
+from ._window_truth import MARS_DURATIONS, matching_scales, source_scores, window_truth  # noqa: E402
+
+__all__ += ["MARS_DURATIONS", "matching_scales", "source_scores", "window_truth"]
