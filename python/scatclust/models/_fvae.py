@@ -30,6 +30,7 @@ Loss (per window, summed over scales, averaged over the batch)::
            = 1/2 sum_j [lv - v + (exp(v) + (m - mu)^2) exp(-lv) - 1]
              with the prior's mu, lv = y~_s @ mu_s, y~_s @ lv_s (y~_s: the relaxed sample)
     KL_y,s = KL(q(y_s | x_s) || Cat(1/K_s)) = sum_k q_k log q_k + log K_s
+           (with ``learn_weights=True``: KL(q(y_s | x_s) || Cat(softmax(prior_logits_s))))
 
 Default weights w_rec = w_z = w_y = 1 (the evidence lower bound itself).
 
@@ -41,7 +42,8 @@ when L = 0) and mlp(n, (w_1..w_m)) = sum_i (w_{i-1} w_i + w_i), w_0 = n::
                   + ((H + K_s) 2d + 2d)              z head
                   + 2 K_s d                          prior means and log-variances
                   + mlp(d, (h_L..h_1, F))            decoder (the trunk mirrored)
-                  + F ]                              observation log-variances
+                  + F                                observation log-variances
+                  + K_s if learn_weights ]           mixture-weight logits
 
 The published model has about 196 M parameters; its exact layer layout is not given in
 the paper's text we followed, so ``PUBLISHED_CONFIG`` is our reconstruction with that
@@ -61,7 +63,7 @@ from ..nn._gumbel import gumbel_softmax
 from ..nn._mlp import MLP, _check_widths, mlp_parameter_count
 
 __all__ = ["FactorialVAE", "PUBLISHED_CONFIG", "fvae_parameter_count", "gaussian_kl", "gaussian_nll",
-           "categorical_kl_uniform"]
+           "categorical_kl_uniform", "categorical_kl"]
 
 PUBLISHED_CONFIG = dict(n_features=882, n_scales=4, n_clusters=10, latent_dim=200, hidden=(4096, 4096, 4096))
 
