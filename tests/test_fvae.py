@@ -271,3 +271,55 @@ def test_progress_lines_without_tqdm(monkeypatch, capsys):
     assert f"loss {est.history_[1]:.4f}" in err[1]
     _small_est(epochs=2).fit(X)
     assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------ restarts, learned mixture weights
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_categorical_kl_matches_scipy(dtype):
+    from scatclust.models._fvae import categorical_kl
+
+    rng = np.random.default_rng(11)
+    logits, prior = rng.normal(size=(5, 4)), rng.normal(size=4)
+    q = np.exp(logits - logits.max(-1, keepdims=True))
+    q /= q.sum(-1, keepdims=True)
+    pi = np.exp(prior - prior.max())
+    pi /= pi.sum()
+    T = lambda a: torch.tensor(a, dtype=TDT[dtype])  # noqa: E731
+    ref = rel_entr(q, pi[None]).sum(-1)
+    assert rel_err(categorical_kl(T(logits), T(prior)).numpy(), ref) < 10 * tol(dtype)
+    # zero prior logits = the uniform prior
+    assert rel_err(categorical_kl(T(logits), T(np.zeros(4))).numpy(),
+                   categorical_kl_uniform(T(logits)).numpy()) < 10 * tol(dtype)
+
+
+def test_learned_weights_parameters_and_checkpoint(tmp_path):
+    m = FactorialVAE(7, n_scales=2, n_clusters=(3, 4), latent_dim=2, hidden=(5,), learn_weights=True)
+    assert sum(p.numel() for p in m.parameters()) == fvae_parameter_count(7, 2, (3, 4), 2, (5,), learn_weights=True) \
+        == fvae_parameter_count(7, 2, (3, 4), 2, (5,)) + 7
+    X, _, _ = _nested(3, n=200, F=5)
+    est = _small_est(learn_weights=True).fit(X, checkpoint=tmp_path / "w.pt")
+    assert [tuple(p.shape) for p in est.model_.prior_logits] == [(3,), (3,)]
+    # the weights are trained (they left their zero initialisation)
+    assert float(est.model_.prior_logits[0].detach().abs().max()) > 0
+    loaded = FVAEClustering.load(tmp_path / "w.pt")
+    assert loaded.learn_weights is True
+    np.testing.assert_array_equal(loaded.predict(X), est.labels_)
+
+
+def test_restarts_keep_the_highest_elbo(tmp_path):
+    X, _, _ = _nested(4, n=200, F=5)
+    multi = _small_est(n_init=3).fit(X)
+    single = _small_est().fit(X)
+    assert len(multi.elbos_) == 3 and multi.elbo_ == max(multi.elbos_)
+    # restart 0 is the n_init=1 run (same seed): same ELBO (fixed-noise estimate, so equal bits)
+    assert multi.elbos_[0] == single.elbo_
+    assert len(set(multi.elbos_)) == 3  # the restarts differ
+    # the kept model is the best restart's: a run stopped right after that restart gives it
+    best = int(np.argmax(multi.elbos_))
+    refit = _small_est(n_init=best + 1).fit(X)
+    for (k, a), (_, b) in zip(refit.model_.state_dict().items(), multi.model_.state_dict().items()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ValueError, match="needs n_init=1"):
+        _small_est(n_init=2).fit(X, checkpoint=tmp_path / "r.pt")
+    with pytest.raises(ValueError, match="n_init=0 must be an int >= 1"):
+        _small_est(n_init=0).fit(X)

@@ -20,3 +20,6 @@ from ._mrw import mrw  # noqa: E402
 from ._separation_toy import SeparationCase, mars_separation_cases, separation_toy  # noqa: E402
 
 __all__ += ["SeparationCase", "mars_separation_cases", "mrw", "separation_toy"]
+from ._window_truth import MARS_DURATIONS, matching_scales, source_scores, window_truth  # noqa: E402
+
+__all__ += ["MARS_DURATIONS", "matching_scales", "source_scores", "window_truth"]

@@ -30,6 +30,7 @@ Loss (per window, summed over scales, averaged over the batch)::
            = 1/2 sum_j [lv - v + (exp(v) + (m - mu)^2) exp(-lv) - 1]
              with the prior's mu, lv = y~_s @ mu_s, y~_s @ lv_s (y~_s: the relaxed sample)
     KL_y,s = KL(q(y_s | x_s) || Cat(1/K_s)) = sum_k q_k log q_k + log K_s
+           (with ``learn_weights=True``: KL(q(y_s | x_s) || Cat(softmax(prior_logits_s))))
 
 Default weights w_rec = w_z = w_y = 1 (the evidence lower bound itself).
 
@@ -41,7 +42,8 @@ when L = 0) and mlp(n, (w_1..w_m)) = sum_i (w_{i-1} w_i + w_i), w_0 = n::
                   + ((H + K_s) 2d + 2d)              z head
                   + 2 K_s d                          prior means and log-variances
                   + mlp(d, (h_L..h_1, F))            decoder (the trunk mirrored)
-                  + F ]                              observation log-variances
+                  + F                                observation log-variances
+                  + K_s if learn_weights ]           mixture-weight logits
 
 The published model has about 196 M parameters; its exact layer layout is not given in
 the paper's text we followed, so ``PUBLISHED_CONFIG`` is our reconstruction with that
@@ -61,7 +63,7 @@ from ..nn._gumbel import gumbel_softmax
 from ..nn._mlp import MLP, _check_widths, mlp_parameter_count
 
 __all__ = ["FactorialVAE", "PUBLISHED_CONFIG", "fvae_parameter_count", "gaussian_kl", "gaussian_nll",
-           "categorical_kl_uniform"]
+           "categorical_kl_uniform", "categorical_kl"]
 
 PUBLISHED_CONFIG = dict(n_features=882, n_scales=4, n_clusters=10, latent_dim=200, hidden=(4096, 4096, 4096))
 
@@ -90,7 +92,7 @@ def _cluster_tuple(n_clusters, n_scales):
     return tuple(int(k) for k in ks)
 
 
-def fvae_parameter_count(n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64)):
+def fvae_parameter_count(n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64), learn_weights=False):
     """Number of parameters of ``FactorialVAE(...)`` with these arguments (formula in the module docs).
 
     Examples
@@ -107,7 +109,7 @@ def fvae_parameter_count(n_features, n_scales=4, n_clusters=8, latent_dim=8, hid
     total = mlp_parameter_count(F, hidden)
     for K in ks:
         total += (H * K + K) + ((H + K) * 2 * d + 2 * d) + 2 * K * d
-        total += mlp_parameter_count(d, hidden[::-1] + (F,)) + F
+        total += mlp_parameter_count(d, hidden[::-1] + (F,)) + F + (K if learn_weights else 0)
     return total
 
 
@@ -125,6 +127,12 @@ def categorical_kl_uniform(logits):
     """KL(softmax(logits) || uniform over the last axis) = sum q log q + log K."""
     logq = torch.log_softmax(logits, dim=-1)
     return (logq.exp() * logq).sum(-1) + math.log(logits.shape[-1])
+
+
+def categorical_kl(logits, prior_logits):
+    """KL(softmax(logits) || softmax(prior_logits)) over the last axis = sum q (log q - log pi)."""
+    logq = torch.log_softmax(logits, dim=-1)
+    return (logq.exp() * (logq - torch.log_softmax(prior_logits, dim=-1))).sum(-1)
 
 
 class FactorialVAE(torch.nn.Module):
@@ -145,6 +153,13 @@ class FactorialVAE(torch.nn.Module):
         F = 200, trains on a CPU in minutes). ``PUBLISHED_CONFIG`` gives ~196 M.
     activation : str
         Trunk/decoder non-linearity (:class:`scatclust.nn.MLP`).
+    learn_weights : bool
+        Learn the mixture weights p(y_s) = Cat(softmax(prior_logits_s)) instead of the
+        uniform Cat(1/K_s) (default False; adds K_s parameters per scale, counted by
+        ``fvae_parameter_count(..., learn_weights=True)``). With uniform weights the model
+        favours clusters of equal size: the encoder can reshape the latent density to match
+        an equal-weight mixture, so a rare class (a few % of the windows) tends to be merged
+        while a large one is split. KL_y then is KL(q(y_s | x_s) || p(y_s)).
     device, dtype :
         Where and in which precision to create the parameters (``device='meta'``
         builds the shapes without memory).
@@ -162,7 +177,7 @@ class FactorialVAE(torch.nn.Module):
     """
 
     def __init__(self, n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64), *,
-                 activation="relu", device=None, dtype=None):
+                 activation="relu", learn_weights=False, device=None, dtype=None):
         super().__init__()
         F, S, d = (_check_pos_int(n_features, "n_features"), _check_pos_int(n_scales, "n_scales"),
                    _check_pos_int(latent_dim, "latent_dim"))
@@ -180,6 +195,9 @@ class FactorialVAE(torch.nn.Module):
         self.prior_mean = torch.nn.ParameterList(torch.nn.Parameter(torch.randn(K, d, **kw)) for K in ks)
         self.prior_logvar = torch.nn.ParameterList(torch.nn.Parameter(torch.zeros(K, d, **kw)) for K in ks)
         self.obs_logvar = torch.nn.Parameter(torch.zeros(S, F, **kw))
+        self.learn_weights = bool(learn_weights)
+        if self.learn_weights:
+            self.prior_logits = torch.nn.ParameterList(torch.nn.Parameter(torch.zeros(K, **kw)) for K in ks)
 
     def _check_input(self, x):
         if not isinstance(x, torch.Tensor):
@@ -217,7 +235,8 @@ class FactorialVAE(torch.nn.Module):
             xhat = self.decoders[s](z)
             rec.append(gaussian_nll(x[:, s], xhat, self.obs_logvar[s]))
             kl_z.append(gaussian_kl(m, v, y @ self.prior_mean[s], y @ self.prior_logvar[s]))
-            kl_y.append(categorical_kl_uniform(logits[s]))
+            kl_y.append(categorical_kl(logits[s], self.prior_logits[s]) if self.learn_weights
+                        else categorical_kl_uniform(logits[s]))
             z_means.append(m)
         rec, kl_z, kl_y = torch.stack(rec, 1), torch.stack(kl_z, 1), torch.stack(kl_y, 1)
         total = (w_rec * rec + w_z * kl_z + w_y * kl_y).sum(1).mean()

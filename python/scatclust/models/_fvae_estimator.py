@@ -45,6 +45,14 @@ class FVAEClustering:
         ``max(tau_min, tau0 exp(-anneal_rate step))`` (defaults 1, 0.5, 3e-3).
     hard : bool
         Straight-through (one-hot forward) Gumbel-softmax samples (default False).
+    n_init : int
+        Independent trainings (different initialisations, batch orders and noise); the one
+        with the highest evidence lower bound on the training data is kept (default 1).
+        An unsupervised choice: the ELBO is computed with the same noise draws for every
+        restart (``elbo_``). Checkpoints need ``n_init=1``.
+    learn_weights : bool
+        Learn the mixture weights p(y_s) instead of the uniform prior (default False; see
+        :class:`FactorialVAE`): lets a rare class keep its own cluster.
     w_rec, w_z, w_y : float
         Weights of the reconstruction NLL, KL(z|y) and KL(y || uniform) (default 1: the
         ELBO).
@@ -66,7 +74,12 @@ class FVAEClustering:
         different inputs (and possibly labels) depending on its companions.
     labels_, proba_, confidence_ : per-scale read-out of the training data (see ``predict``).
     history_ : list of float
-        Mean training loss per epoch.
+        Mean training loss per epoch (of the kept restart).
+    elbo_ : float
+        Evidence lower bound per window (weighted as the loss) of the kept model on the
+        training data, at the final temperature, with fixed noise draws.
+    elbos_ : list of float
+        ``elbo_`` of every restart.
 
     Examples
     --------
@@ -80,7 +93,7 @@ class FVAEClustering:
 
     def __init__(self, n_clusters=8, *, latent_dim=8, hidden=(128, 64), epochs=50, batch_size=256, lr=1e-3,
                  tau0=1.0, tau_min=0.5, anneal_rate=3e-3, hard=False, w_rec=1.0, w_z=1.0, w_y=1.0,
-                 device="cpu", random_state=None, verbose=False):
+                 device="cpu", random_state=None, verbose=False, n_init=1, learn_weights=False):
         self.n_clusters = n_clusters
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -97,6 +110,8 @@ class FVAEClustering:
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_init = n_init
+        self.learn_weights = learn_weights
 
     # ------------------------------------------------------------------ params
     def get_params(self, deep=True):
@@ -112,7 +127,7 @@ class FVAEClustering:
         return self
 
     def _validate_params(self):
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "n_init"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name}={v!r} must be an int >= 1")
@@ -198,14 +213,19 @@ class FVAEClustering:
         device = self._validate_params()
         X = self._check_X(X)
         n, S, F = X.shape
+        if self.n_init > 1 and checkpoint is not None:
+            raise ValueError(f"checkpoint={str(checkpoint)!r} needs n_init=1 (got n_init={self.n_init}); "
+                             f"restarts are not checkpointed")
         digest = hashlib.sha256(np.ascontiguousarray(X, dtype=np.float64).tobytes()).hexdigest()
         state = None
         if checkpoint is not None and os.path.exists(checkpoint):
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
             if state.get("format") != _FORMAT:
                 raise ValueError(f"checkpoint={str(checkpoint)!r} is not an FVAEClustering checkpoint")
+            defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
             for k, v in self._config().items():
-                if state["config"].get(k) != v:
+                # parameters added after a checkpoint was written take their default
+                if state["config"].get(k, defaults.get(k)) != v:
                     raise ValueError(f"checkpoint={str(checkpoint)!r} was made with {k}={state['config'].get(k)!r}, "
                                      f"this estimator has {k}={v!r}")
             if state["data_sha256"] != digest:
@@ -222,9 +242,33 @@ class FVAEClustering:
         seed = self.random_state
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
+        # Restart 0 uses the seed itself (n_init=1 reproduces earlier versions' weights).
+        seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, self.n_init)]
+        Xn = torch.from_numpy(((X - mean) / std).astype(np.float32))
+        best, elbos = None, []
+        for r, sd in enumerate(seeds):
+            model, history = self._train(Xn, S, F, sd, device, state, checkpoint, digest)
+            elbo = self._elbo(model, Xn, device)
+            elbos.append(elbo)
+            if best is None or elbo > best[0]:
+                best = (elbo, model, history)
+        self.elbo_, self.model_, history = best
+        self.elbos_ = elbos
+        self.history_ = history
+        self.n_epochs_ = len(history)
+        self.model_.eval()
+        self.proba_, self.z_mean_ = self._readout(Xn)
+        self.labels_ = np.stack([p.argmax(1) for p in self.proba_], 1)
+        self.confidence_ = np.stack([p.max(1) for p in self.proba_], 1)
+        return self
+
+    def _train(self, Xn, S, F, seed, device, state, checkpoint, digest):
+        """One training run from ``seed`` (or resumed from ``state``): (model, history)."""
+        n = Xn.shape[0]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = FactorialVAE(F, S, self.n_clusters, self.latent_dim, tuple(self.hidden))
+            model = FactorialVAE(F, S, self.n_clusters, self.latent_dim, tuple(self.hidden),
+                                 learn_weights=bool(self.learn_weights))
         gen = torch.Generator().manual_seed(seed + 1)
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
@@ -234,8 +278,7 @@ class FVAEClustering:
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             epoch, step, history = state["epoch"], state["step"], list(state["history"])
-        self.model_ = model
-        Xn = self._normalise(X)
+        self.model_ = model  # _save reads it
         schedule = TemperatureSchedule(self.tau0, self.tau_min, self.anneal_rate)
         bar = _progress(self.verbose, self.epochs, epoch)
         model.train()
@@ -257,13 +300,22 @@ class FVAEClustering:
                 self._save(checkpoint, opt=opt, gen=gen, epoch=epoch + 1, step=step, history=history,
                            digest=digest)
         bar(None, None, None)
-        self.history_ = history
-        self.n_epochs_ = len(history)
+        self._final_tau = schedule(step)
         model.eval()
-        self.proba_, self.z_mean_ = self._readout(Xn)
-        self.labels_ = np.stack([p.argmax(1) for p in self.proba_], 1)
-        self.confidence_ = np.stack([p.max(1) for p in self.proba_], 1)
-        return self
+        return model, history
+
+    @torch.no_grad()
+    def _elbo(self, model, Xn, device, batch=4096):
+        """Weighted ELBO per window on Xn at the final temperature, with noise from a fixed
+        seed (the same draws for every restart, so that restarts are compared fairly)."""
+        gen = torch.Generator().manual_seed(12345)
+        total = 0.0
+        for lo in range(0, Xn.shape[0], batch):
+            xb = Xn[lo:lo + batch].to(device)
+            out = model(xb, self._final_tau, hard=self.hard, generator=gen, w_rec=self.w_rec,
+                        w_z=self.w_z, w_y=self.w_y)
+            total += float(out["loss"]["total"]) * xb.shape[0]
+        return -total / Xn.shape[0]
 
     def _save(self, path, *, opt, gen, epoch, step, history, digest):
         path = os.fspath(path)
@@ -293,7 +345,8 @@ class FVAEClustering:
         est = cls(**cfg, epochs=max(1, state["epoch"]), device=device)
         dev = est._validate_params()
         S, F = state["shape"]
-        est.model_ = FactorialVAE(F, S, est.n_clusters, est.latent_dim, tuple(est.hidden))
+        est.model_ = FactorialVAE(F, S, est.n_clusters, est.latent_dim, tuple(est.hidden),
+                                  learn_weights=bool(est.learn_weights))
         est.model_.load_state_dict(state["model"])
         est.model_.to(dev).eval()
         est.mean_, est.std_ = state["mean"].numpy(), state["std"].numpy()
