@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: all fftw venv install dev test demo bench clean
+.PHONY: all fftw venv install dev test demo demo-kernels bench clean
 
 all: install
 
@@ -34,7 +34,13 @@ install: fftw venv
 test: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q tests
 
+# The whole pipeline on built-in synthetic data: features -> F-VAE -> clusters -> separation,
+# cube segmentation, figures and report.md/report.html under scatclust-demo/.
 demo: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(VENV)/bin/scatclust demo scatclust-demo --overwrite
+
+# A tour of the signal kernels (filter banks, scattering, STFT) with shapes and timings.
+demo-kernels: install
 	$(PY) examples/demo.py
 
 bench: install
