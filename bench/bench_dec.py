@@ -1,17 +1,46 @@
-"""DEC on scikit-learn's digits (1797 8x8 images, shipped with scikit-learn): accuracy and NMI.
+"""DEC / IDEC on scikit-learn's digits (1797 8x8 images, shipped with scikit-learn): accuracy and NMI.
 
-    OMP_NUM_THREADS=1 python bench/bench_dec.py    # 5 seeds (one torch thread: fastest for
-                                                   # this small MLP on a loaded 2-core box)
-    python bench/bench_dec.py --seeds 1    # one seed (smoke run)
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py                 # preset 'conv', DEC, seeds 0-4
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --gamma 0.1     # IDEC
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset mlp    # the earlier MLP setup
+    python bench/bench_dec.py --seeds 1                                           # one seed (smoke run)
 
-Data: ``sklearn.datasets.load_digits``, pixels / 16 (range [0, 1]), as 64-vectors.
-DEC: MLP autoencoder 64-256-256-512-10 (``--hidden 500,500,2000`` gives the network of Xie et
-al. 2016: 4x the weights, too slow on a shared 2-core machine to finish here), pretrained by MSE with a 10 %
-validation split and early stopping, k-means (our C++ KMeans, 20 inits) on the embedding,
-then DEC (KL, target on the full data set every ``update_interval`` batches, tol 0.1 %).
+One torch thread (set here) is fastest for these small models on a loaded 2-core machine.
+
+Data: ``sklearn.datasets.load_digits``, pixels / 16 (range [0, 1]); 8x8 images for the 'conv'
+preset, 64-vectors for 'mlp'. Both presets are plain DEC as specified in issue 7 A (autoencoder
+pretrained by MSE with a 10 % validation split and early stopping, k-means with our C++ KMeans
+(20 inits, lowest inertia kept) on the embedding, Student-t soft assignment, KL to the target
+distribution recomputed on the FULL data set every ``update_interval`` batches, stop when fewer
+than ``tol`` = 0.1 % of labels change between two updates; ``--gamma`` > 0 adds IDEC's
+reconstruction term). They differ only in the autoencoder (see PRESETS).
+
+How the presets were chosen (labels never enter a choice inside a run; they were only used to
+score configurations afterwards): on tuning seeds 100-145, never on the reported seeds 0-4,
+with a GPU re-implementation of exactly this pipeline (sklearn's KMeans in place of ours), mean
++- std of the accuracy over 16 seeds (100-115) unless noted:
+  MLP 64-256-256-512-10 (earlier default)      0.829 +- 0.018
+  MLP 500-500-2000 (Xie et al.'s network)      0.813 +- 0.025
+  MLP + 20 % input dropout (denoising AE)      0.803 +- 0.040
+  MLP latent 20 / IDEC 0.1 / DEC lr 1e-4       0.829 / 0.828 / 0.828
+  MLP 1000 pretraining epochs, patience 50     0.831 +- 0.019
+  MLP Xavier init / one hidden layer of 128    0.81 / 0.75
+  conv (16, 32, 64)                            0.80
+  conv (32, 64, 128), 300 epochs               0.843 (15 seeds)
+  conv (64, 128, 256) / (128, 256, 512)        0.846-0.848 / 0.845
+  conv (32, 64, 128), latent 5 / 20            0.842 / 0.840
+  conv (32, 64, 128), update_interval 100      0.837; tol 0 (run all 3000 batches) 0.841
+  conv (32, 64, 128), 600 epochs   DEC         0.838 +- 0.033 (46 seeds, 100-145)
+  conv (32, 64, 128), 600 epochs   IDEC 0.1    0.846 +- 0.018 (46 seeds, 100-145)
+The convolutional autoencoder (the one DEC uses on spectrograms) is the change that helped
+(+0.01 to +0.02); IDEC's reconstruction term mainly removes the bad runs. The run-to-run spread
+(0.02-0.03 per seed) is as large as the remaining differences, so a 5-seed mean can land on
+either side of 0.85. Reconstruction error did not predict accuracy (correlation about 0 over
+seeds), so keeping the best of several pretrained autoencoders was not pursued.
+
 Baseline: our KMeans (20 inits) on the raw pixels. Metrics against the true digits:
 Hungarian-matched accuracy (scipy.optimize.linear_sum_assignment) and NMI
-(sklearn.metrics.normalized_mutual_info_score); mean +- standard deviation over the seeds, and
+(sklearn.metrics.normalized_mutual_info_score); mean +- standard deviation over the seeds and
 the wall time of each fit.
 """
 from __future__ import annotations
@@ -26,6 +55,18 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import machine_description, table  # noqa: E402
 
+# Explicit configurations for digits. Everything not listed is DEC's default.
+_COMMON = dict(latent_dim=10, max_iter=3000, batch_size=256, lr=1e-3, update_interval=30, tol=1e-3, n_init=20,
+               validation_fraction=0.1, patience=20)
+PRESETS = {
+    # Convolutional AE on the 8x8 images: Conv(3x3, stride 2) blocks 8 -> 4 -> 2 -> 1 pixels with
+    # 32, 64, 128 channels, linear to the 10-d embedding; the decoder mirrors it.
+    "conv": dict(_COMMON, architecture="conv", channels=(32, 64, 128), pretrain_epochs=600),
+    # MLP AE 64-256-256-512-10 on the 64-vectors (this bench's earlier setup; Xie et al.'s
+    # 500-500-2000 did worse here and is 4x slower).
+    "mlp": dict(_COMMON, architecture="mlp", hidden=(256, 256, 512), pretrain_epochs=300),
+}
+
 
 def cluster_accuracy(y_true, y_pred):
     """Best one-to-one matching of clusters to classes (Hungarian algorithm), as a fraction."""
@@ -38,53 +79,64 @@ def cluster_accuracy(y_true, y_pred):
     return w[r, c].sum() / y_true.size
 
 
+def digits(preset):
+    """(X, y): digits / 16 as float32, (n, 8, 8) images for 'conv' and (n, 64) vectors otherwise."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    if PRESETS[preset]["architecture"] == "conv":
+        X = X.reshape(-1, 8, 8)
+    return X, y
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--hidden", default="256,256,512")
-    ap.add_argument("--pretrain-epochs", type=int, default=300)
-    ap.add_argument("--max-iter", type=int, default=3000)
-    ap.add_argument("--gamma", type=float, default=0.0)
-    ap.add_argument("--update-interval", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--patience", type=int, default=20)
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="conv")
+    ap.add_argument("--seeds", type=int, default=5, help="run seeds first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--gamma", type=float, default=0.0, help="IDEC reconstruction weight (0: DEC)")
     args = ap.parse_args()
 
-    from sklearn.datasets import load_digits
+    import torch
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
     from scatclust.cluster import DEC, KMeans
 
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    hidden = tuple(int(h) for h in args.hidden.split(","))
-    rows, res = [], {"k-means (raw pixels)": [], "DEC": []}
-    for seed in range(args.seeds):
+    torch.set_num_threads(1)
+    X, y = digits(args.preset)
+    params = dict(PRESETS[args.preset], gamma=args.gamma)
+    name = f"{'IDEC' if args.gamma > 0 else 'DEC'} ({args.preset})"
+    res = {"k-means (raw pixels)": [], name: []}
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    for seed in seeds:
         t = time.perf_counter()
-        km = KMeans(10, n_init=20, random_state=seed).fit(X)
+        km = KMeans(10, n_init=20, random_state=seed).fit(X.reshape(len(X), -1))
         res["k-means (raw pixels)"].append((cluster_accuracy(y, km.labels_), nmi(y, km.labels_),
                                             time.perf_counter() - t))
         t = time.perf_counter()
-        dec = DEC(10, architecture="mlp", hidden=hidden, latent_dim=10, pretrain_epochs=args.pretrain_epochs,
-                  max_iter=args.max_iter, batch_size=args.batch_size, lr=args.lr,
-                  update_interval=args.update_interval, tol=1e-3, gamma=args.gamma, n_init=20,
-                  validation_fraction=0.1, patience=args.patience, random_state=seed).fit(X)
+        dec = DEC(10, random_state=seed, **params).fit(X)
         wall = time.perf_counter() - t
-        res["DEC"].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
-        z = dec.history_
-        print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  DEC acc "
-              f"{res['DEC'][-1][0]:.3f} nmi {res['DEC'][-1][1]:.3f} ({wall:.1f} s, pretrain epochs "
-              f"{z['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)
-    for name, r in res.items():
+        res[name].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
+        h = dec.history_
+        print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  {name} acc "
+              f"{res[name][-1][0]:.3f} nmi {res[name][-1][1]:.3f} ({wall:.1f} s, pretrain epochs "
+              f"{h['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)
+    rows = []
+    for method, r in res.items():
         a = np.array(r)
-        rows.append([name, f"{a[:, 0].mean():.3f} +- {a[:, 0].std():.3f}", f"{a[:, 1].mean():.3f} +- "
-                     f"{a[:, 1].std():.3f}", f"{a[:, 2].mean():.2f} +- {a[:, 2].std():.2f}"])
+        per_seed = ", ".join(f"{v:.3f}" for v in a[:, 0])
+        rows.append([method, f"{a[:, 0].mean():.3f} +- {a[:, 0].std():.3f} ({per_seed})",
+                     f"{a[:, 1].mean():.3f} +- {a[:, 1].std():.3f}", f"{a[:, 2].mean():.2f} +- {a[:, 2].std():.2f}"])
     print()
     print(machine_description())
-    print(f"digits (n=1797, d=64), {args.seeds} seeds; DEC MLP 64-{'-'.join(map(str, hidden))}-10, gamma "
-          f"{args.gamma}, update_interval {args.update_interval}")
-    print(table(rows, ["method", "accuracy", "NMI", "wall s / run"]))
+    arch = params["architecture"]
+    net = (f"conv channels {params['channels']}" if arch == "conv" else
+           f"MLP 64-{'-'.join(map(str, params['hidden']))}-10")
+    print(f"digits (n=1797, 8x8), seeds {seeds[0]}-{seeds[-1]}; preset '{args.preset}': {net}, latent "
+          f"{params['latent_dim']}, pretrain <= {params['pretrain_epochs']} epochs, gamma {args.gamma}, "
+          f"update_interval {params['update_interval']}")
+    print(table(rows, ["method", "accuracy (per seed)", "NMI", "wall s / run"]))
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ def fitted(one_torch_thread):
 
 
 # ---- autoencoders ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(17, 23), (32, 32), (1, 64), (1, 1), (8, 5)])
-@pytest.mark.parametrize("channels", [(4,), (4, 8, 8)])
+@pytest.mark.parametrize("shape", [(17, 23), (32, 32), (1, 64), (1, 1), (8, 5), (8, 8)])
+@pytest.mark.parametrize("channels", [(4,), (4, 8, 8), (2, 4, 8, 8)])
 def test_conv_ae_output_shape_equals_input(shape, channels):
     ae = ConvAutoencoder2d(shape, channels=channels, latent_dim=3)
     x = torch.randn(2, 1, *shape)
