@@ -3,7 +3,7 @@ r"""Mars-like synthetic 3-component seismic records with ground truth.
 ``synthetic_mars`` builds a multi-day, 3-component (U, V, W) record at 20 samples/s that
 mimics the signal classes described for the InSight VBB seismometer (Lognonné et al. 2020,
 Nat. Geosci.; Scholz et al. 2020, Earth Space Sci., for glitches; Clinton et al. 2021,
-PEPI, for the marsquake catalogue; Barkaoui et al. 2023, arXiv:2305.16189, for the
+PEPI, for the marsquake catalogue; Siahkoohi et al. 2023, arXiv:2305.16189, for the
 unsupervised source-separation setting). It returns the mixture, every source's waveform
 and a per-sample activity label for each source, so that clustering and separation
 results can be scored against a known truth.

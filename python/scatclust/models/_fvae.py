@@ -1,4 +1,4 @@
-r"""Factorial Gaussian-mixture VAE over nested time scales (after Barkaoui et al. 2023,
+r"""Factorial Gaussian-mixture VAE over nested time scales (after Siahkoohi et al. 2023,
 arXiv:2305.16189).
 
 Model
