@@ -382,15 +382,20 @@ def separate(x, priors, *, J=8, weights=(1.0, 1.0, 1.0), terms=("prior",), max_i
         Initial point ñ₀ of L-BFGS. 'x' (default, the issue's method): the observation.
         'wiener' (our addition): the Wiener estimate from the priors,
         :func:`scatclust.separation.wiener_filter` applied to the (scaled or whitened) segment,
-        which the scattering loss then refines. Measured on the toy setup (MRW, N = 2048,
-        R = 100, J = 8; tuning seeds 100-109, reported seeds 0-9 in bench/RESULTS.md): the
-        prior term at the Wiener estimate is already below its discrepancy target (0.75 to
-        0.85 of it, median), so with ``stop='discrepancy'`` the result is usually the Wiener
-        estimate itself (no iteration; 26 of the 30 toy cases); iterating further (``stop='tol'``) lowers the background SNR on
-        every setup from the second iteration on (the first moves it by at most 0.3 dB; after
-        four: pulses 10.6 -> 9.6 dB, square 15.1 -> 12.0, glitch 12.7 -> 10.5), as from ñ₀ = x once the prior term falls below its target: the
-        prior term's minimum fits ñ to the priors' mean moments, not to the truth. Hence
-        not the default.
+        which the scattering loss then refines under the same stopping rule. Measured
+        (bench/RESULTS.md; toy: MRW, N = 2048, R = 100, J = 8, variants tried on seeds 100-109,
+        reported on seeds 0-9): the prior term at the Wiener estimate is already below its
+        discrepancy target (0.75 to 0.85 of it, median), so with ``stop='discrepancy'`` the
+        result is usually the Wiener estimate itself (26 of the 30 toy cases; background SNR
+        11.5 / 16.3 / 12.9 dB on pulses / square / glitch against Wiener's 11.7 / 16.6 / 13.2,
+        the other 4 cases losing 1.3-2.9 dB in one L-BFGS step); on Mars-like deglitching it
+        iterates 0-3 times and gains 0.5 dB over Wiener (+22.0 dB over the input), on wind it
+        loses 0.7 dB. With ``stop='tol'`` the toy SNR falls from the second iteration on (after
+        four: pulses 10.6 -> 9.6 dB, square 15.1 -> 12.0, glitch 12.7 -> 10.5): the prior
+        term's minimum fits ñ to the priors' mean moments, not to the truth. It does help where
+        the prior term at the Wiener estimate is above its target, e.g. a white background with
+        a wide pulse (tests/test_separation.py: +0.65 dB over Wiener, +1.6 to 2.2 dB over
+        ñ₀ = x). Not the default since it does not beat the Wiener filter on the toy setups.
 
     Returns
     -------
