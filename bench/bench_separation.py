@@ -2,7 +2,7 @@
 reference loss, and (when the baselines/toy generators are present) its quality.
 
     OMP_NUM_THREADS=2 PYTHONPATH=python python bench/bench_separation.py            # speed
-    OMP_NUM_THREADS=2 PYTHONPATH=python python bench/bench_separation.py --quality  # + SNR tables
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_separation.py --quality --no-speed  # SNR tables
     ... bench/bench_separation.py --edges --no-speed   # segment seams: overlap-add vs srcsep's
     python bench/bench_separation.py --quick        # N=1024, J=6, R=20 (smoke run)
 
@@ -155,29 +155,41 @@ def edges(seeds, L=1024, n_seg=8, J=8, R=100, overlap=256):
     print(table(rows, ["overlap", "SNR whole (dB)", "SNR within 32 samples of seams (dB)", "seam jump ratio"]))
 
 
-def quality(seeds, setups, n, R):
+def quality(seeds, setups, n, R, mars_seeds=2, per_event=True):
     """SNR tables of ``separate`` next to the baselines (sepdata's harness and generators).
 
     Plugs into ``bench/bench_separation_baselines.py``'s ``quality_table`` (methods are
-    ``method(x, priors) -> (background, other)``); skipped with a message when that module or
-    ``scatclust.datasets.separation_toy`` is missing (before the sepdata branch is merged).
+    ``method(x, priors) -> (background, other)``). Methods: the baselines, ``separate`` with
+    its defaults (prior term, ñ₀ = x, discrepancy stop), with ``init='wiener'`` (ñ₀ = the
+    Wiener estimate, discrepancy stop) and, on the toy setups only (3-channel Mars-like
+    windows cost about 10 s each), the full loss. Toy setups: seeds 0..seeds-1; Mars-like
+    records: seeds 0..mars_seeds-1, with one row per event when ``per_event``.
     """
     try:
-        from bench_separation_baselines import BASELINES, quality_table  # noqa: F401
+        from bench_separation_baselines import BASELINES, MARS_SETUPS, TOY_SETUPS, quality_table
         from scatclust.datasets import separation_toy  # noqa: F401
     except ImportError as exc:
         print(f"\n# quality part skipped: {exc} (needs bench/bench_separation_baselines.py and "
               f"scatclust.datasets.separation_toy from the sepdata branch)")
         return None
 
-    def ours(terms):
+    def ours(**kw):
         def method(x, priors):
-            res = separate(x, priors, terms=terms, random_state=0)
+            res = separate(x, priors, random_state=0, n_threads=1, **kw)
             return res.background, res.source
         return method
 
-    methods = {**BASELINES, "separate (prior)": ours(("prior",)), "separate (full)": ours(TERMS)}
-    return quality_table(methods, seeds=range(seeds), setups=setups, n=n, R=R)
+    methods = {**BASELINES, "separate (prior)": ours(), "separate (prior, init=wiener)": ours(init="wiener")}
+    rows = []
+    toy = [s for s in setups if s in TOY_SETUPS]
+    mars = [s for s in setups if s in MARS_SETUPS]
+    if toy:
+        rows += quality_table({**methods, "separate (full)": ours(terms=TERMS)}, seeds=range(seeds), setups=toy,
+                              n=n, R=R)
+    if mars:
+        print()
+        rows += quality_table(methods, seeds=range(mars_seeds), setups=mars, n=n, R=R, per_event=per_event)
+    return rows
 
 
 def main():
@@ -185,6 +197,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--quality", action="store_true", help="also run the SNR tables (minutes)")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--mars-seeds", type=int, default=2, help="Mars-like records in the quality part")
     ap.add_argument("--setups", nargs="*", default=["pulses", "square", "glitch", "deglitch", "wind"])
     ap.add_argument("--ref-iters", type=int, default=3)
     ap.add_argument("--edges", action="store_true", help="segment-edge comparison (overlap-add vs none)")
@@ -198,7 +211,7 @@ def main():
     if a.edges:
         edges(3 if a.quick else a.seeds)
     if a.quality:
-        quality(a.seeds, a.setups, N, R)
+        quality(a.seeds, a.setups, N, R, mars_seeds=a.mars_seeds)
 
 
 if __name__ == "__main__":
