@@ -13,7 +13,7 @@ import sys
 from ._config import META, ConfigError, Param, dumps_toml, write_toml_atomic
 
 __all__ = ["Command", "Context", "ConfigError", "Param", "EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE",
-           "EXIT_INTERRUPTED", "replace_dir"]
+           "EXIT_INTERRUPTED", "replace_dir", "staging_dir", "finish_dir"]
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -70,6 +70,31 @@ class Command:
     @property
     def sections(self):
         return (self.name,) + tuple(self.uses)
+
+
+def staging_dir(out):
+    """``(out, tmp)``: the absolute output directory and a fresh temporary sibling to write into.
+
+    Write everything into ``tmp``, then :func:`finish_dir` renames it to ``out``, so an
+    interrupted run never leaves a half-written output that looks complete.
+    """
+    out = os.path.abspath(out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(out)}.tmp-{os.getpid()}")
+    os.makedirs(tmp, exist_ok=True)
+    return out, tmp
+
+
+def finish_dir(ctx, tmp, out, table, c):
+    """Write the run record of ``scatclust <table>`` (effective table ``c``) into ``tmp``, then
+    move ``tmp`` to ``out``."""
+    name = f"scatclust-{table}.toml"
+    with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+        f.write(dumps_toml({META: ctx.metadata("complete"), table: c},
+                           header=f"scatclust run record of 'scatclust {table}'.\n"
+                                  f"Repeat the run with:  scatclust {table} --config {name}"))
+    replace_dir(tmp, out)
 
 
 def replace_dir(tmp, dest):

@@ -21,8 +21,7 @@ import os
 
 import numpy as np
 
-from ._base import Command, ConfigError, Param, replace_dir
-from ._config import dumps_toml
+from ._base import Command, ConfigError, Param, finish_dir, staging_dir
 
 PARAMS = [
     Param("store", "", "feature store with the label set; '' = no seismic section", type="path", flag=""),
@@ -163,19 +162,11 @@ def run_report(ctx, c, plan):
     seismic = _seismic(ctx, c) if c["store"] else None
     cube = _cube(c) if c["segmentation"] else None
     separation = _separations(c) if c["separation"] else None
-    out = os.path.abspath(c["out"])
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(out)}.tmp-{os.getpid()}")
-    os.makedirs(tmp, exist_ok=True)
+    out, tmp = staging_dir(c["out"])
     rep = write_report(tmp, seismic=seismic, cube=cube, separation=separation,
                        config={"report": c, "scatclust": ctx.metadata("complete")}, title=c["title"],
                        formats=tuple(c["formats"]), n_windows=c["n_windows"])
-    with open(os.path.join(tmp, "scatclust-report.toml"), "w", encoding="utf-8") as f:
-        f.write(dumps_toml({"scatclust": ctx.metadata("complete"), "report": c},
-                           header="scatclust run record of 'scatclust report'.\n"
-                                  "Repeat the run with:  scatclust report --config scatclust-report.toml"))
-    replace_dir(tmp, out)
+    finish_dir(ctx, tmp, out, "report", c)
     n_fig = len(rep.figures)
     ctx.log.info("report with %d figures written to %s", n_fig, out)
     return rep, n_fig

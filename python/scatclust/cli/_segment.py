@@ -7,8 +7,7 @@ import os
 
 import numpy as np
 
-from ._base import Command, ConfigError, Param, replace_dir
-from ._config import dumps_toml
+from ._base import Command, ConfigError, Param, finish_dir, staging_dir
 from ._model_dir import atomic_savez
 
 PARAMS = [
@@ -120,11 +119,7 @@ def run_segment(ctx, c, plan):
                   recon_weight=c["recon_weight"], cluster_weight=c["cluster_weight"],
                   temperature=tuple(c["temperature"]), preprocess=c["preprocess"],
                   silhouette_sample_size=c["silhouette_sample_size"] or None, random_state=c["seed"])
-    out = os.path.abspath(c["out"])
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(out)}.tmp-{os.getpid()}")
-    os.makedirs(tmp, exist_ok=True)
+    out, tmp = staging_dir(c["out"])
     arrays = {"labels": seg.labels, "mean_spectra": seg.mean_spectra, "centers": seg.centers,
               "latent": seg.latent}
     if plan["energies"] is not None:
@@ -140,11 +135,7 @@ def run_segment(ctx, c, plan):
                                   "silhouette": [float(v) for v in seg.selection.table["silhouette"]]}
     with open(os.path.join(tmp, "segmentation.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
-    with open(os.path.join(tmp, "scatclust-segment.toml"), "w", encoding="utf-8") as f:
-        f.write(dumps_toml({"scatclust": ctx.metadata("complete"), "segment": c},
-                           header="scatclust run record of 'scatclust segment'.\n"
-                                  "Repeat the run with:  scatclust segment --config scatclust-segment.toml"))
-    replace_dir(tmp, out)
+    finish_dir(ctx, tmp, out, "segment", c)
     ctx.log.info("K = %d, cluster sizes %s; written to %s", seg.n_clusters, sizes, out)
     return seg, summary
 

@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from ._base import Command, ConfigError, Param, replace_dir
-from ._config import dumps_toml, flatten, load_toml
+from ._base import Command, ConfigError, Param, finish_dir, staging_dir
+from ._config import flatten, load_toml
 
 PARAMS = [
     Param("store", "", "feature store with the label set (required)", type="path", flag=""),
@@ -200,11 +200,7 @@ def run_separate(ctx, c, plan):
                    random_state=c["seed"], n_threads=c["threads"] or None)
     wall = time.perf_counter() - t0
 
-    out = os.path.abspath(c["out"])
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(out)}.tmp-{os.getpid()}")
-    os.makedirs(tmp, exist_ok=True)
+    out, tmp = staging_dir(c["out"])
     t_start = t_rec + a / fs
     np.savez(os.path.join(tmp, "separation.npz"), mixture=x, background=np.asarray(res.background),
              source=np.asarray(res.source), fs=fs, starttime_ns=np.int64(t_start.ns),
@@ -232,11 +228,7 @@ def run_separate(ctx, c, plan):
                "mixture_rms": float(np.sqrt(np.mean(x ** 2)))}
     with open(os.path.join(tmp, "separation.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
-    with open(os.path.join(tmp, "scatclust-separate.toml"), "w", encoding="utf-8") as f:
-        f.write(dumps_toml({"scatclust": ctx.metadata("complete"), "separate": c},
-                           header="scatclust run record of 'scatclust separate'.\n"
-                                  "Repeat the run with:  scatclust separate --config scatclust-separate.toml"))
-    replace_dir(tmp, out)
+    finish_dir(ctx, tmp, out, "separate", c)
     ctx.log.info("separation written to %s (%.1f s, %d iterations)", out, wall, res.n_iter)
     return res, summary
 
