@@ -70,13 +70,13 @@ def check_output(got, S_ref, output, dtype, log_eps=1e-10):
     """got (any output kind) against the float64 reference spectrum S_ref."""
     if output != "log_power":
         assert rel_err(got, expected(S_ref, output)) <= RTOL[dtype]
-        return
-    # log(P + eps) amplifies the relative error of small P; compare P back instead, with
-    # the error bound of P (2 RTOL of max P) plus the rounding of log/exp (8 eps relative).
-    P = np.abs(S_ref) ** 2
-    back = np.exp(got.astype(np.float64)) - log_eps
-    eps = np.finfo(dtype).eps
-    assert np.all(np.abs(back - P) <= 2 * RTOL[dtype] * P.max() + 8 * eps * (P + log_eps))
+    else:
+        # log(P + eps) amplifies the relative error of small P; compare P back instead, with
+        # the error bound of P (2 RTOL of max P) plus the rounding of log/exp (8 eps relative).
+        P = np.abs(S_ref) ** 2
+        back = np.exp(got.astype(np.float64)) - log_eps
+        eps = np.finfo(dtype).eps
+        assert np.all(np.abs(back - P) <= 2 * RTOL[dtype] * P.max() + 8 * eps * (P + log_eps))
 
 
 # ------------------------------------------------------------------------------ every size
