@@ -363,7 +363,10 @@ def test_train_kmeans_subprocess_and_nearest_centres(store, tmp_path):
     from scatclust.cluster import KMeans
 
     out = str(tmp_path / "km")
-    env = dict(os.environ, PYTHONPATH=PY_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the child imports the same scatclust as this process (the installed package in CI, the
+    # source tree with its compiled core in a dev checkout)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(scatclust.__file__)))
+    env = dict(os.environ, PYTHONPATH=pkg_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, "-m", "scatclust", "train", store, "--out", out, "--model", "kmeans",
                         "--n-clusters", "4", "--kmeans-n-init", "2", "--seed", "5"],
                        env=env, capture_output=True, text=True, timeout=120)
