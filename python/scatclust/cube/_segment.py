@@ -15,7 +15,12 @@ spectra, clustering in the latent space), with two errors of its public code fix
   with learnable centres mu_k; the temperature T is annealed geometrically from
   ``temperature[0]`` to ``temperature[1]`` (scaled by the mean squared latent spread), so
   the loss tends to the hard k-means objective while sending gradients into the encoder.
-  (The public version's clustering term carries no gradient to the encoder.)
+  (The public version's clustering term carries no gradient to the encoder.) T follows
+  the batch's latent spread (mean squared distance of the codes to their mean) relative to
+  its value at the start of the joint phase, and while that ratio is below 1 the term is
+  divided by it, so the encoder cannot lower it by shrinking the latent space (the decoder
+  would undo the scale) -- which it otherwise did, until T exceeded the clusters' spread and
+  centres merged.
 
 Variants: a fully connected encoder or one with a 1-D convolutional front end
 (``conv=True``); a deterministic autoencoder (``model="ae"``) or a VAE (``model="vae"``)
@@ -55,7 +60,9 @@ class CubeSegmentation:
     centers : ndarray (K, D), float32; learned latent centres
     n_clusters : int
     selection : KSelection or None; the k_method table (silhouette or gap) when K was chosen
-    history : dict of lists; per-epoch 'recon', 'cluster' and 'reg' (VAE regulariser, 0 for the AE) losses
+    history : dict of lists; per-epoch 'recon', 'cluster' (the spread-normalised soft k-means term)
+        and 'reg' (VAE regulariser, 0 for the AE) losses, and 'spread' (mean over batches of
+        the codes' mean squared distance to their batch mean)
     wall_time : float, seconds
     """
 
@@ -150,6 +157,11 @@ def soft_kmeans_loss(z, centers, temperature):
     return (s * d).sum(1).mean()
 
 
+def _spread(z):
+    """Mean squared distance of the rows of ``z`` (N, D) to their mean (the latent scale)."""
+    return (z - z.mean(0)).pow(2).sum(1).mean()
+
+
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name}={value!r} must be an int >= {low}")
@@ -212,7 +224,8 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         Weights of the reconstruction and soft k-means terms in the joint phase.
     temperature : (float, float)
         Start and end of the geometric annealing, relative to the mean squared distance
-        of the codes to their nearest centre at the start of the joint phase.
+        of the codes to their nearest centre at the start of the joint phase (and, during
+        it, times the ratio of the batch's latent spread to the spread at that start).
     preprocess : {"anscombe", "log-max"}
         Spectrum transform (:func:`preprocess_spectra`).
     k_method : {"silhouette", "gap", "calinski_harabasz"}
@@ -318,7 +331,7 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     encoder, decoder = _build(c, tuple(int(v) for v in hidden), latent_dim, bool(conv), variational)
     params = list(encoder.parameters()) + list(decoder.parameters())
     opt = torch.optim.Adam(params, lr=lr)
-    history = {"recon": [], "cluster": [], "reg": []}
+    history = {"recon": [], "cluster": [], "reg": [], "spread": []}
 
     def batches():
         perm = torch.from_numpy(rng.permutation(n))
@@ -335,10 +348,10 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         return mu, decoder(zs), reg
 
     for _ in range(n_pretrain):
-        tr = tg = 0.0
+        tr = tg = ts = 0.0
         for idx in batches():
             xb = data[idx]
-            _, xr, reg = forward(xb)
+            zb, xr, reg = forward(xb)
             rec = torch.mean((xr - xb) ** 2)
             loss = rec + reg_weight * reg
             opt.zero_grad()
@@ -346,9 +359,11 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
             opt.step()
             tr += float(rec.detach()) * len(idx)
             tg += float(reg.detach()) * len(idx)
+            ts += float(_spread(zb.detach())) * len(idx)
         history["recon"].append(tr / n)
         history["cluster"].append(float("nan"))
         history["reg"].append(tg / n)
+        history["spread"].append(ts / n)
 
     def encode_all():
         with torch.no_grad():
@@ -367,17 +382,33 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         km = KMeans(n_clusters, n_init=10, random_state=random_state).fit(z)
     centers = torch.nn.Parameter(torch.tensor(np.asarray(km.cluster_centers_), dtype=torch.float32))
     scale = float(np.asarray(km.inertia_)) / n  # mean squared distance to the nearest centre
+    spread0 = float(_spread(torch.from_numpy(z))) or 1.0  # 0 only if every code is equal
+    last_rel = 1.0
     opt = torch.optim.Adam(params + [centers], lr=lr)
     n_steps = max(n_cluster_epochs * len(batches()) - 1, 1)
     step = 0
     for _ in range(n_cluster_epochs):
-        tr = tc = tg = 0.0
+        tr = tc = tg = ts = 0.0
         for idx in batches():
-            temp = scale * t_start * (t_end / t_start) ** (step / n_steps)
             xb = data[idx]
             zb, xr, reg = forward(xb)
             rec = torch.mean((xr - xb) ** 2)
-            clu = soft_kmeans_loss(zb, centers, temp)
+            # Shrinking the latent must not pay: the soft k-means inertia is divided by the
+            # batch's latent spread relative to the spread at the start, when that ratio is
+            # below 1, and the temperature follows the ratio. Without this the encoder lowers
+            # the inertia by shrinking every code (the decoder undoes the scale), the spread
+            # falls far below the fixed temperature, the soft assignments go uniform and
+            # centres merge (generator defaults: spread / 50, ARI 0.56 -> 0.31 in the joint
+            # phase). Above 1 the term is not divided: a fully scale-invariant ratio is
+            # lowered instead by pushing one cluster far from the rest (inflating the
+            # spread), which split or merged clusters on the tuning cubes.
+            if len(idx) > 1:
+                rel = _spread(zb) / spread0
+                last_rel = float(rel.detach())
+            else:  # a one-row batch has no spread: keep the last ratio, as a constant
+                rel = zb.new_tensor(last_rel)
+            temp = scale * float(rel.detach()) * t_start * (t_end / t_start) ** (step / n_steps)
+            clu = soft_kmeans_loss(zb, centers, temp) / torch.clamp(rel, max=1.0)
             loss = recon_weight * rec + cluster_weight * clu + reg_weight * reg
             opt.zero_grad()
             loss.backward()
@@ -385,10 +416,12 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
             tr += float(rec.detach()) * len(idx)
             tc += float(clu.detach()) * len(idx)
             tg += float(reg.detach()) * len(idx)
+            ts += float(rel.detach()) * spread0 * len(idx)
             step += 1
         history["recon"].append(tr / n)
         history["cluster"].append(tc / n)
         history["reg"].append(tg / n)
+        history["spread"].append(ts / n)
 
     zt = encode_all()
     with torch.no_grad():
