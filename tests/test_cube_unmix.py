@@ -114,7 +114,7 @@ def test_mask_and_k_selection():
     mask = np.ones((H, W), dtype=bool)
     mask[:2] = False
     seg = segment(cube, k_range=(2, 5), mask=mask, model="unmix", n_pretrain=2, n_cluster_epochs=2, random_state=0)
-    # K chosen by the silhouette on the PCA codes of the compositions, free of the 50-500 intensity range
+    # K chosen by the silhouette on the PCA codes of the compositions sqrt(x / n)
     assert seg.n_clusters == K and seg.selection is not None
     assert np.all(seg.labels[:2] == -1) and np.all(np.isnan(seg.latent[:2]))
     assert np.all(seg.labels[2:] >= 0)

@@ -483,8 +483,7 @@ def _segment_unmix(flat, m, data, shape, n_clusters, k_lo, k_hi, latent_dim, hid
     n = int(m.sum())
     raw = flat[m].astype(np.float64)
     # Square-root compositions sqrt(x / n) (Hellinger embedding): free of the pixel's
-    # intensity, like the model, and multinomial noise ~1/(4n) in every channel. On the
-    # preprocessed (intensity-keeping) spectra the silhouette split clusters by intensity.
+    # intensity, like the model, with multinomial noise ~1/(4n) in every channel.
     xp = np.sqrt(raw / np.maximum(raw.sum(1, keepdims=True), np.finfo(np.float64).tiny))
     xp = xp - xp.mean(0)
     _, _, vt = np.linalg.svd(xp, full_matrices=False)
