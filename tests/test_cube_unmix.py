@@ -64,6 +64,25 @@ def test_poisson_nll_matches_scipy():
     assert got32 == pytest.approx(expected, rel=1e-5)
 
 
+def test_poisson_nll_gradient_is_analytic():
+    # d/dmu mean(mu - x log mu) = (1 - x / mu) / size, and 1 / size at x = mu = 0
+    x = torch.tensor([[0.0, 3.0, 1.0], [0.0, 0.0, 7.0]], dtype=torch.float64)
+    mu = torch.tensor([[0.0, 2.0, 0.5], [1.5, 0.0, 9.0]], dtype=torch.float64, requires_grad=True)
+    poisson_nll(x, mu).backward()
+    m = mu.detach()
+    expected = torch.where(x > 0, 1.0 - x / m, torch.ones_like(m)) / x.numel()
+    torch.testing.assert_close(mu.grad, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_zero_count_pixel_in_mask_stays_finite(mixture):
+    cube = mixture[0].copy()
+    cube[0, 0] = 0.0  # no counts: mu = 0 there, which must not make the loss or gradients NaN
+    seg = segment(cube, n_clusters=K, model="unmix", mask=np.ones((H, W), dtype=bool), n_pretrain=2,
+                  n_cluster_epochs=2, random_state=0)
+    assert np.all(np.isfinite(seg.history["recon"])) and np.all(np.isfinite(seg.endmembers))
+    assert np.all(np.isfinite(seg.latent)) and seg.labels[0, 0] >= 0
+
+
 def test_init_endmembers_are_the_pure_spectra(mixture):
     cube, a, e = mixture
     pure = a.max(1) == 1.0

@@ -32,7 +32,7 @@ def poisson_nll(x, mu):
     Parameters
     ----------
     x : torch.Tensor, non-negative counts; mu : torch.Tensor (same shape), expected counts > 0
-        (mu = 0 is allowed where x = 0).
+        (mu = 0 is allowed where x = 0: that entry adds 0, with gradient 1 / size in mu).
 
     Returns
     -------
@@ -46,7 +46,9 @@ def poisson_nll(x, mu):
     """
     import torch
 
-    return (mu - torch.xlogy(x, mu) + torch.lgamma(x + 1.0)).mean()
+    # mu is clamped inside the log only: at x = mu = 0 (a pixel with no counts) the value is
+    # 0 and the gradient 1 / size, where xlogy's own gradient x / mu would be 0 / 0 = NaN.
+    return (mu - torch.xlogy(x, mu.clamp_min(torch.finfo(mu.dtype).tiny)) + torch.lgamma(x + 1.0)).mean()
 
 
 def init_endmembers(spectra, labels, n_clusters, floor=1e-3):
