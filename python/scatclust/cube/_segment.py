@@ -28,6 +28,23 @@ whose latent regulariser is the per-pixel KL to N(0, I) (``regularizer="kl"``) o
 InfoVAE MMD between the aggregate posterior and N(0, I) (``regularizer="mmd"``), see
 :mod:`scatclust.cube._vae`; the VAE clusters the posterior means.
 
+``model="unmix"`` replaces the latent clustering by linear spectral unmixing
+(:mod:`scatclust.cube._unmix`): the encoder outputs K abundances on the simplex (softmax),
+the decoder is K non-negative unit-sum endmember spectra, the expected counts are the
+pixel's total count times the abundance-weighted endmember mix, the loss is the Poisson
+negative log-likelihood of the raw counts, and the label is the argmax abundance (the
+nearest simplex vertex; ``centers`` is the identity, ``latent`` the abundances,
+``endmembers`` the learned spectra). K (when not given) and the initial endmembers come
+from k-means on the first ``latent_dim`` principal components of the square-root
+compositions ``sqrt(x / n)`` of the spectra (the k_method table is on those codes).
+``n_pretrain`` epochs train the encoder with the endmembers fixed, then
+``n_cluster_epochs`` epochs train both; ``cluster_weight``, ``recon_weight`` and
+``temperature`` are unused. The model is blind to the pixel's intensity by construction:
+on ``synthetic_xrf``, whose lead white and lead-tin yellow spectra differ by a 1 % Sn line
+share and whose gain follows the same luminance that defines the pigment regions, it
+cannot separate those two pigments, which k-means on the spectra separates by intensity
+(``bench/RESULTS.md``).
+
 Training: ``n_pretrain`` epochs of reconstruction (MSE; plus ``reg_weight`` times the
 regulariser for the VAE) only; then K is chosen, if not given, on the latent codes of the
 WHOLE cube (not per batch) by the silhouette or the gap statistic over ``k_range``
@@ -60,6 +77,8 @@ class CubeSegmentation:
     centers : ndarray (K, D), float32; learned latent centres
     n_clusters : int
     selection : KSelection or None; the k_method table (silhouette or gap) when K was chosen
+    endmembers : ndarray (K, C), float64, or None; ``model="unmix"``: the learned endmember
+        spectra, each summing to 1 over the channels (None for the other models)
     history : dict of lists; per-epoch 'recon', 'cluster' (the spread-normalised soft k-means term)
         and 'reg' (VAE regulariser, 0 for the AE) losses, and 'spread' (mean over batches of
         the codes' mean squared distance to their batch mean)
@@ -72,6 +91,7 @@ class CubeSegmentation:
     centers: np.ndarray
     n_clusters: int
     selection: object = None
+    endmembers: np.ndarray = None
     history: dict = field(default_factory=dict)
     wall_time: float = 0.0
 
@@ -168,7 +188,7 @@ def _check_int(name, value, low):
     return int(value)
 
 
-MODELS = ("ae", "vae")
+MODELS = ("ae", "vae", "unmix")
 REGULARIZERS = ("kl", "mmd")
 K_METHODS = ("silhouette", "gap", "calinski_harabasz")
 #: Default weight of the latent regulariser per (model, regularizer); see :func:`segment`.
@@ -197,14 +217,16 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         an optional 1-D convolutional front end of the encoder (two stride-2 convolutions,
         8 channels, kernel 9, before the fully connected layers; the decoder stays fully
         connected).
-    model : {"ae", "vae"}
+    model : {"ae", "vae", "unmix"}
         ``"ae"``: deterministic autoencoder. ``"vae"``: the encoder outputs a Gaussian
         posterior N(mu, diag(sigma^2)); the decoder reconstructs from the sample
         ``mu + sigma * eps``; the latent map, K selection and clustering use mu.
+        ``"unmix"``: Poisson unmixing autoencoder (module docs); labels = argmax abundance,
+        ``latent`` (H, W, K) holds the abundances and ``endmembers`` the learned spectra.
     regularizer : {"kl", "mmd"} or None
         Latent regulariser of the VAE (:mod:`scatclust.cube._vae`); None means "kl" for
-        ``model="vae"`` and is the only value allowed for ``model="ae"``. ``"kl"``: the
-        per-pixel KL(q(z|x) || N(0, I)) in nats, summed over D (beta-VAE). ``"mmd"``
+        ``model="vae"`` and is the only value allowed for ``model="ae"`` or ``"unmix"``.
+        ``"kl"``: the per-pixel KL(q(z|x) || N(0, I)) in nats, summed over D (beta-VAE). ``"mmd"``
         (InfoVAE): squared RBF-kernel MMD between the batch of posterior samples and as many
         N(0, I) draws.
     reg_weight : float >= 0 or None
@@ -220,6 +242,7 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         synthetic cubes (one cluster, ARI 0).
     n_pretrain, n_cluster_epochs, batch_size, lr
         Epochs of reconstruction pretraining, epochs of joint training, batch size, Adam rate.
+        ``model="unmix"``: epochs with the endmembers fixed, then epochs training both.
     recon_weight, cluster_weight : float >= 0
         Weights of the reconstruction and soft k-means terms in the joint phase.
     temperature : (float, float)
@@ -260,6 +283,9 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     >>> seg = segment(d.cube, n_clusters=5, model="vae", regularizer="mmd", n_pretrain=5, n_cluster_epochs=2)
     >>> seg.latent.shape
     (24, 24, 8)
+    >>> seg = segment(d.cube, n_clusters=5, model="unmix", n_pretrain=2, n_cluster_epochs=2)
+    >>> seg.latent.shape, seg.endmembers.shape  # abundances, unit-sum endmember spectra
+    ((24, 24, 5), (5, 128))
     """
     import torch
 
@@ -301,9 +327,9 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     batch_size = _check_int("batch_size", batch_size, 1)
     n_refs = _check_int("n_refs", n_refs, 1)
     if model not in MODELS:
-        raise ValueError(f"model={model!r} must be 'ae' or 'vae'")
-    if regularizer is not None and model == "ae":
-        raise ValueError(f"regularizer={regularizer!r} needs model='vae' (the autoencoder has no posterior)")
+        raise ValueError(f"model={model!r} must be 'ae', 'vae' or 'unmix'")
+    if regularizer is not None and model != "vae":
+        raise ValueError(f"regularizer={regularizer!r} needs model='vae' (model={model!r} has no posterior)")
     if model == "vae":
         regularizer = "kl" if regularizer is None else regularizer
         if regularizer not in REGULARIZERS:
@@ -327,6 +353,10 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     torch.manual_seed(random_state)
     rng = np.random.default_rng(random_state)
     data = torch.from_numpy(preprocess_spectra(flat[m], preprocess))
+    if model == "unmix":
+        return _segment_unmix(flat, m, data, (h, w, c), n_clusters, k_lo, k_hi, latent_dim, hidden, conv,
+                              n_pretrain, n_cluster_epochs, batch_size, lr, k_method, silhouette_sample_size,
+                              n_refs, gap_reference, random_state, rng, t0)
     variational = model == "vae"
     encoder, decoder = _build(c, tuple(int(v) for v in hidden), latent_dim, bool(conv), variational)
     params = list(encoder.parameters()) + list(decoder.parameters())
@@ -437,3 +467,48 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     return CubeSegmentation(labels=labels.reshape(h, w), mean_spectra=mean_spectra,
                             latent=latent.reshape(h, w, latent_dim), centers=cen, n_clusters=n_clusters,
                             selection=selection, history=history, wall_time=time.perf_counter() - t0)
+
+
+def _segment_unmix(flat, m, data, shape, n_clusters, k_lo, k_hi, latent_dim, hidden, conv, n_frozen, n_joint,
+                   batch_size, lr, k_method, silhouette_sample_size, n_refs, gap_reference, random_state, rng, t0):
+    """``segment(model="unmix")``: K and the initial endmembers from k-means on the first
+    ``latent_dim`` principal components of the square-root compositions ``sqrt(x / n)``,
+    then the unmixing autoencoder of :mod:`scatclust.cube._unmix`; labels = argmax abundance."""
+    import torch
+
+    from ..cluster import KMeans, select_k
+    from ._unmix import fit_unmix, init_endmembers
+
+    h, w, c = shape
+    n = int(m.sum())
+    raw = flat[m].astype(np.float64)
+    # Square-root compositions sqrt(x / n) (Hellinger embedding): free of the pixel's
+    # intensity, like the model, with multinomial noise ~1/(4n) in every channel.
+    xp = np.sqrt(raw / np.maximum(raw.sum(1, keepdims=True), np.finfo(np.float64).tiny))
+    xp = xp - xp.mean(0)
+    _, _, vt = np.linalg.svd(xp, full_matrices=False)
+    z = xp @ vt[:min(latent_dim, vt.shape[0])].T  # PCA codes
+    selection = None
+    if n_clusters is None:
+        sample = min(silhouette_sample_size, n) if silhouette_sample_size and k_method == "silhouette" else None
+        selection = select_k(z, range(k_lo, k_hi + 1), metrics=(k_method,), random_state=random_state,
+                             silhouette_sample_size=sample, n_refs=n_refs, reference=gap_reference, n_init=10)
+        n_clusters = int(selection.best[k_method])
+        km = selection.models[n_clusters]
+    else:
+        km = KMeans(n_clusters, n_init=10, random_state=random_state).fit(z)
+    e0 = init_endmembers(raw, np.asarray(km.labels_), n_clusters)
+    encoder, _ = _build(c, tuple(int(v) for v in hidden), n_clusters, bool(conv))
+    counts = torch.from_numpy(raw.astype(np.float32))
+    ab, em, history = fit_unmix(data, counts, encoder, e0, n_frozen, n_joint, batch_size, lr, rng)
+    lab = torch.argmax(ab, dim=1).numpy()
+    labels = np.full(h * w, -1, dtype=np.int64)
+    labels[m] = lab
+    latent = np.full((h * w, n_clusters), np.nan, dtype=np.float32)
+    latent[m] = ab.numpy()
+    mean_spectra = np.stack([raw[lab == k].mean(0) if np.any(lab == k) else np.full(c, np.nan)
+                             for k in range(n_clusters)])
+    return CubeSegmentation(labels=labels.reshape(h, w), mean_spectra=mean_spectra,
+                            latent=latent.reshape(h, w, n_clusters), centers=np.eye(n_clusters, dtype=np.float32),
+                            n_clusters=n_clusters, selection=selection, endmembers=em.numpy().astype(np.float64),
+                            history=history, wall_time=time.perf_counter() - t0)
