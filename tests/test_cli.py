@@ -7,6 +7,7 @@ spectra must be identical), tomllib for the TOML we write, and independent recom
 (nearest centres, per-cluster means)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -436,6 +437,28 @@ def test_segment_matches_the_python_api(tmp_path, capsys):
     assert "cannot read cube" in capsys.readouterr().err
     assert main(["segment", cube, "--key", "counts", "--k-range", "5,3", "--out", str(tmp_path / "s3")]) == 2
     assert "low <= high" in capsys.readouterr().err
+
+
+def test_segment_unmix_and_k_method_match_the_python_api(tmp_path, capsys):
+    from scatclust.cube import segment
+    from scatclust.datasets import synthetic_xrf
+
+    d = synthetic_xrf(shape=(10, 10), n_channels=32, random_state=3)
+    cube = str(tmp_path / "cube.npy")
+    np.save(cube, d.cube)
+    out = str(tmp_path / "seg")
+    argv = ["segment", cube, "--out", out, "--model", "unmix", "--k-range", "2,4", "--k-method", "gap",
+            "--n-pretrain", "2", "--n-cluster-epochs", "1", "--seed", "1"]
+    assert main(argv) == 0
+    z = np.load(os.path.join(out, "segmentation.npz"))
+    ref = segment(d.cube, model="unmix", k_range=(2, 4), k_method="gap", n_pretrain=2, n_cluster_epochs=1,
+                  random_state=1)
+    np.testing.assert_array_equal(z["labels"], ref.labels)
+    np.testing.assert_allclose(z["endmembers"], ref.endmembers, rtol=1e-6, atol=0)
+    summary = json.loads(open(os.path.join(out, "segmentation.json")).read())
+    assert summary["k_selection"]["k"] == [2, 3, 4] and len(summary["k_selection"]["gap"]) == 3
+    assert main(["segment", cube, "--out", str(tmp_path / "s2"), "--regularizer", "mmd"]) == 2
+    assert "need model = 'vae'" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------- demo

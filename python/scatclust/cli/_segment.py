@@ -19,12 +19,19 @@ PARAMS = [
                           "'' = none", unit="keV"),
     Param("out", "segmentation", "output directory (segmentation.npz, segmentation.json, run record)",
           type="path"),
-    Param("n_clusters", 0, "clusters K; 0 = choose K by the silhouette over k_range", unit="clusters", lo=0),
+    Param("n_clusters", 0, "clusters K; 0 = choose K by k_method over k_range", unit="clusters", lo=0),
     Param("k_range", [2, 10], "inclusive range of K tried when n_clusters = 0", unit="clusters",
           type="int_list", length=(2,), lo=2),
     Param("latent_dim", 8, "latent dimension of the spectral autoencoder", unit="dimensions", lo=1),
     Param("hidden", [256, 64], "encoder widths (decoder mirrored)", unit="units", type="int_list", lo=1),
     Param("conv", False, "1-D convolutional front end in the encoder"),
+    Param("model", "ae", "spectral model: 'ae' autoencoder, 'vae' variational, 'unmix' Poisson unmixing "
+          "autoencoder (label = largest abundance)", choices=("ae", "vae", "unmix")),
+    Param("regularizer", "", "latent regulariser of model = 'vae'; '' = 'kl'", choices=("", "kl", "mmd")),
+    Param("reg_weight", -1.0, "weight of the VAE regulariser; negative = the default of the regulariser "
+          "(KL 1e-4, MMD 1e-2)"),
+    Param("k_method", "silhouette", "criterion choosing K when n_clusters = 0",
+          choices=("silhouette", "gap", "calinski_harabasz")),
     Param("n_pretrain", 40, "reconstruction-only pretraining epochs", unit="epochs", lo=0),
     Param("n_cluster_epochs", 20, "joint reconstruction + soft k-means epochs", unit="epochs", lo=0),
     Param("batch_size", 64, "pixels per mini-batch", unit="pixels", lo=1),
@@ -86,6 +93,9 @@ def check_segment(c):
     lo, hi = c["k_range"]
     if lo > hi:
         raise ConfigError(f"segment: k_range={c['k_range']} must be [low, high] with low <= high")
+    if c["model"] != "vae" and (c["regularizer"] or c["reg_weight"] >= 0):
+        raise ConfigError(f"segment: regularizer={c['regularizer']!r} / reg_weight={c['reg_weight']} need "
+                          f"model = 'vae' (model={c['model']!r}); remove them or pass --model vae")
     t0, t1 = c["temperature"]
     if t1 > t0:
         raise ConfigError(f"segment: temperature={c['temperature']} must be [start, end] with end <= start")
@@ -114,7 +124,9 @@ def run_segment(ctx, c, plan):
     cube = np.asarray(plan["cube"])
     ctx.log.info("segmenting %s: %d x %d pixels x %d channels", c["cube"], *cube.shape)
     seg = segment(cube, n_clusters=c["n_clusters"] or None, k_range=tuple(c["k_range"]),
-                  latent_dim=c["latent_dim"], hidden=tuple(c["hidden"]), conv=c["conv"], n_pretrain=c["n_pretrain"],
+                  latent_dim=c["latent_dim"], hidden=tuple(c["hidden"]), conv=c["conv"], model=c["model"],
+                  regularizer=c["regularizer"] or None, reg_weight=c["reg_weight"] if c["reg_weight"] >= 0 else None,
+                  k_method=c["k_method"], n_pretrain=c["n_pretrain"],
                   n_cluster_epochs=c["n_cluster_epochs"], batch_size=c["batch_size"], lr=c["lr"],
                   recon_weight=c["recon_weight"], cluster_weight=c["cluster_weight"],
                   temperature=tuple(c["temperature"]), preprocess=c["preprocess"],
@@ -124,6 +136,8 @@ def run_segment(ctx, c, plan):
               "latent": seg.latent}
     if plan["energies"] is not None:
         arrays["energies"] = plan["energies"]
+    if seg.endmembers is not None:
+        arrays["endmembers"] = seg.endmembers
     atomic_savez(os.path.join(tmp, "segmentation.npz"), **arrays)
     sizes = np.bincount(seg.labels[seg.labels >= 0].ravel(), minlength=seg.n_clusters).tolist()
     summary = {"cube": os.path.abspath(c["cube"]), "shape": list(cube.shape), "n_clusters": int(seg.n_clusters),
@@ -132,7 +146,7 @@ def run_segment(ctx, c, plan):
                "history": {k: [float(v) for v in vals] for k, vals in seg.history.items()}}
     if seg.selection is not None:
         summary["k_selection"] = {"k": [int(k) for k in seg.selection.table["k"]],
-                                  "silhouette": [float(v) for v in seg.selection.table["silhouette"]]}
+                                  c["k_method"]: [float(v) for v in seg.selection.table[c["k_method"]]]}
     with open(os.path.join(tmp, "segmentation.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     finish_dir(ctx, tmp, out, "segment", c)
