@@ -166,7 +166,8 @@ def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=T
     windows cost about 10 s each), the full loss. Toy setups: seeds 0..seeds-1; Mars-like
     records: seeds 0..mars_seeds-1, with one row per event when ``per_event``. With ``pool``
     (block length), also the time-localised prior term (``separate(pool=pool)``) and the same
-    followed by the spectral cap (``post='cap'``); ``full=False`` leaves the full loss out;
+    followed by the spectral cap (``post='cap'``), the local term from the capped mixture
+    (``init='cap'``) and the cap alone (``spectral_cap``, a baseline); ``full=False`` leaves the full loss out;
     ``seed0`` shifts every seed (e.g. 100 for the tuning seeds).
     """
     try:
@@ -187,6 +188,10 @@ def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=T
     if pool is not None:
         methods[f"separate (pool={pool})"] = ours(pool=pool)
         methods[f"separate (pool={pool}, post=cap)"] = ours(pool=pool, post="cap")
+        methods[f"separate (pool={pool}, init=cap)"] = ours(pool=pool, init="cap")
+        from scatclust.separation import spectral_cap
+
+        methods["spectral_cap"] = spectral_cap   # the cap alone (quantile 0.75), as a baseline
     rows = []
     toy = [s for s in setups if s in TOY_SETUPS]
     mars = [s for s in setups if s in MARS_SETUPS]
@@ -211,7 +216,7 @@ def main():
     ap.add_argument("--edges", action="store_true", help="segment-edge comparison (overlap-add vs none)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--pool", type=int, default=None,
-                    help="quality part: also separate(pool=POOL) and separate(pool=POOL, post='cap')")
+                    help="quality part: also separate(pool=POOL) with post='cap' / init='cap', and spectral_cap")
     ap.add_argument("--no-full", action="store_true", help="quality part: leave the full loss out")
     ap.add_argument("--seed0", type=int, default=0, help="first seed of the quality part (100: tuning seeds)")
     ap.add_argument("--threads", default="1,2", help="thread counts of the speed table (default 1,2)")

@@ -185,3 +185,18 @@ def test_spectral_cap_quantile_error():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"quantile=-0.1 must be in \[0, 1\]"):
         spectral_cap(rng.standard_normal(64), rng.standard_normal((3, 64)), quantile=-0.1)
+
+
+def test_init_cap_starts_from_the_capped_mixture():
+    # Oracle: the loss history's first entry is the pooled prior term at spectral_cap of the
+    # scaled mixture (the solve's initial point), built independently here.
+    rng = np.random.default_rng(4)
+    P = rng.standard_normal((20, 512))
+    x = rng.standard_normal(512)
+    x[300:320] += 4.0 * np.hanning(20)
+    res = separate(x, P, J=5, pool=64, init="cap", n_threads=1)
+    sc = P.std()
+    loss = SeparationLoss(x[None] / sc, P[:, None] / sc, 5, (1, 1, 1), ("prior",), [0], n_threads=1, pool=64)
+    start = loss(spectral_cap(x[None] / sc, P[:, None] / sc)[0], grad=False)[0]
+    assert res.diagnostics["init"] == "cap"
+    assert abs(res.loss_history["total"][0] - start) <= 1e-12 * start
