@@ -3,6 +3,7 @@ reference loss, and (when the baselines/toy generators are present) its quality.
 
     OMP_NUM_THREADS=2 PYTHONPATH=python python bench/bench_separation.py            # speed
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_separation.py --quality --no-speed  # SNR tables
+    ... bench/bench_separation.py --quality --no-speed --pool 128 --no-full   # + time-localised prior term
     ... bench/bench_separation.py --edges --no-speed   # segment seams: overlap-add vs srcsep's
     python bench/bench_separation.py --quick        # N=1024, J=6, R=20 (smoke run)
 
@@ -155,7 +156,7 @@ def edges(seeds, L=1024, n_seg=8, J=8, R=100, overlap=256):
     print(table(rows, ["overlap", "SNR whole (dB)", "SNR within 32 samples of seams (dB)", "seam jump ratio"]))
 
 
-def quality(seeds, setups, n, R, mars_seeds=2, per_event=True):
+def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=True, seed0=0):
     """SNR tables of ``separate`` next to the baselines (sepdata's harness and generators).
 
     Plugs into ``bench/bench_separation_baselines.py``'s ``quality_table`` (methods are
@@ -163,7 +164,11 @@ def quality(seeds, setups, n, R, mars_seeds=2, per_event=True):
     its defaults (prior term, ñ₀ = x, discrepancy stop), with ``init='wiener'`` (ñ₀ = the
     Wiener estimate, discrepancy stop) and, on the toy setups only (3-channel Mars-like
     windows cost about 10 s each), the full loss. Toy setups: seeds 0..seeds-1; Mars-like
-    records: seeds 0..mars_seeds-1, with one row per event when ``per_event``.
+    records: seeds 0..mars_seeds-1, with one row per event when ``per_event``. With ``pool``
+    (block length), also the time-localised prior term (``separate(pool=pool)``) and the same
+    followed by the spectral cap (``post='cap'``), the local term from the capped mixture
+    (``init='cap'``) and the cap alone (``spectral_cap``, a baseline); ``full=False`` leaves the full loss out;
+    ``seed0`` shifts every seed (e.g. 100 for the tuning seeds).
     """
     try:
         from bench_separation_baselines import BASELINES, MARS_SETUPS, TOY_SETUPS, quality_table
@@ -180,15 +185,23 @@ def quality(seeds, setups, n, R, mars_seeds=2, per_event=True):
         return method
 
     methods = {**BASELINES, "separate (prior)": ours(), "separate (prior, init=wiener)": ours(init="wiener")}
+    if pool is not None:
+        methods[f"separate (pool={pool})"] = ours(pool=pool)
+        methods[f"separate (pool={pool}, post=cap)"] = ours(pool=pool, post="cap")
+        methods[f"separate (pool={pool}, init=cap)"] = ours(pool=pool, init="cap")
+        from scatclust.separation import spectral_cap
+
+        methods["spectral_cap"] = spectral_cap   # the cap alone (quantile 0.75), as a baseline
     rows = []
     toy = [s for s in setups if s in TOY_SETUPS]
     mars = [s for s in setups if s in MARS_SETUPS]
     if toy:
-        rows += quality_table({**methods, "separate (full)": ours(terms=TERMS)}, seeds=range(seeds), setups=toy,
-                              n=n, R=R)
+        toy_methods = {**methods, "separate (full)": ours(terms=TERMS)} if full else methods
+        rows += quality_table(toy_methods, seeds=range(seed0, seed0 + seeds), setups=toy, n=n, R=R)
     if mars:
         print()
-        rows += quality_table(methods, seeds=range(mars_seeds), setups=mars, n=n, R=R, per_event=per_event)
+        rows += quality_table(methods, seeds=range(seed0, seed0 + mars_seeds), setups=mars, n=n, R=R,
+                              per_event=per_event)
     return rows
 
 
@@ -202,6 +215,10 @@ def main():
     ap.add_argument("--ref-iters", type=int, default=3)
     ap.add_argument("--edges", action="store_true", help="segment-edge comparison (overlap-add vs none)")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--pool", type=int, default=None,
+                    help="quality part: also separate(pool=POOL) with post='cap' / init='cap', and spectral_cap")
+    ap.add_argument("--no-full", action="store_true", help="quality part: leave the full loss out")
+    ap.add_argument("--seed0", type=int, default=0, help="first seed of the quality part (100: tuning seeds)")
     ap.add_argument("--threads", default="1,2", help="thread counts of the speed table (default 1,2)")
     a = ap.parse_args()
     N, J, R = (1024, 6, 20) if a.quick else (2048, 8, 100)
@@ -211,7 +228,7 @@ def main():
     if a.edges:
         edges(3 if a.quick else a.seeds)
     if a.quality:
-        quality(a.seeds, a.setups, N, R, mars_seeds=a.mars_seeds)
+        quality(a.seeds, a.setups, N, R, mars_seeds=a.mars_seeds, pool=a.pool, full=not a.no_full, seed0=a.seed0)
 
 
 if __name__ == "__main__":

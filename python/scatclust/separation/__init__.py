@@ -6,13 +6,14 @@ an observation x = n + s by L-BFGS on the samples, with the scattering-spectra l
 ``priors_from_model`` pick the priors; ``plot_separation`` draws a result.
 
 ``wiener_filter``, ``bandpass_filter`` (with ``prior_band``) and ``fastica_separate`` are
-the baselines that :func:`separate` is measured against; ``snr_db`` and
+the baselines that :func:`separate` is measured against (``spectral_cap``, a milder
+Wiener-type gain, is the optional last step of ``separate(post='cap')``); ``snr_db`` and
 ``snr_improvement_db`` measure a separation against its ground truth (test cases in
 :mod:`scatclust.datasets`: ``separation_toy``, ``mars_separation_cases``).
 """
 from __future__ import annotations
 
-from ._baselines import bandpass_filter, fastica_separate, prior_band, wiener_filter
+from ._baselines import bandpass_filter, fastica_separate, prior_band, spectral_cap, wiener_filter
 from ._loss import TERMS, SeparationLoss
 from ._metrics import snr_db, snr_improvement_db
 from ._priors import priors_from_model, select_priors
@@ -33,6 +34,7 @@ __all__ = [
     "select_priors",
     "separate",
     "snr_db",
+    "spectral_cap",
     "snr_improvement_db",
     "wiener_filter",
 ]

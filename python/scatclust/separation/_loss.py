@@ -36,6 +36,17 @@ Stopping target: ``prior_target`` is the prior term at the priors themselves, ea
 of the mean (the value expected at a fresh realisation of the background, i.e. at the truth);
 ``separate(stop='discrepancy')`` stops when L1 reaches it (Morozov's discrepancy principle).
 
+Time-localised prior term (``pool = K``): Φ_b, the same moments averaged over the blocks
+b = 0..N//K-1 of K samples (stride K, offset (N - K (N//K)) / 2 so the blocks are centred;
+the C++ kernel's average pooling and its VJP), with per-block-position statistics:
+
+    L1 = < w1_{b,i} (Φ_{b,i}(ñ) - Φ_{b,i}(n_k))^2 >_{k, b, i},
+    w1_{b,i} = 1 / (var_k Φ_{b,i}(n_k) + floor * mean_{b,i} var_k Φ_{b,i}(n_k)),
+
+the σ normalisation staying global. Its ``prior_target`` is the ``pool_quantile`` (default
+the lower quartile) of the leave-one-out values at the priors rather than their mean. The
+mixture term keeps the global moments.
+
 S: the priors used in L2 and L3, a fixed subset of ``n_pairs`` priors drawn once with the seed
 (all R when ``n_pairs`` is None or >= R). L1 always uses all R priors (its statistics are
 computed once). The subset is fixed during an optimisation so the loss is deterministic and
@@ -147,6 +158,11 @@ class SeparationLoss:
         Relative variance floor of the weights.
     n_threads : int
         Threads of the C++ kernel.
+    pool : int, optional
+        Block length K of the time-localised prior term (see the module notes); None: global.
+    pool_quantile : float
+        With ``pool``: the quantile of the leave-one-out values at the priors used as
+        ``prior_target`` (default 0.25).
 
     Notes
     -----
@@ -167,7 +183,7 @@ class SeparationLoss:
     """
 
     def __init__(self, x, priors, J, weights, terms, pairs, wavelet="battle_lemarie", padding="symmetric",
-                 floor=1e-3, n_threads=1):
+                 floor=1e-3, n_threads=1, pool=None, pool_quantile=0.25):
         R, C, N = priors.shape
         self.x, self.priors, self.C, self.N, self.J = x, priors, C, N, J
         self.weights = dict(zip(TERMS, (float(w) for w in weights)))
@@ -204,6 +220,25 @@ class SeparationLoss:
         # the stopping target of the discrepancy principle (see separate(stop=...)).
         loo = (R / (R - 1.0)) ** 2 * (F_pr - self.mu1) ** 2 + var1
         self.prior_target = float(np.mean(loo @ self.w1) / F_pr.shape[1])
+        self.pool = None
+        if pool is not None:
+            # Time-localised prior term (pool = block length K): the same moments averaged over
+            # blocks of K samples (stride K, the blocks centred in the window) and compared block
+            # by block with the priors' moments of the same block position (per-position
+            # statistics: the padding makes the edge blocks differ from the inner ones).
+            K = int(pool)
+            n_out = N // K
+            self.pool = (K, K, (N - n_out * K) // 2, n_out)
+            Fb = self._block_features(priors)                    # (R, n_out, F)
+            self.mu1 = Fb.mean(0)
+            self.var1 = Fb.var(0)
+            self.w1 = 1.0 / (self.var1 + floor * self.var1.mean())
+            # Target: a quantile (default the lower quartile) of the leave-one-out values at the
+            # priors rather than their mean, which the heavy-tailed block moments of
+            # intermittent backgrounds (MRW) inflate (chosen on tuning seeds, bench/RESULTS.md).
+            loo = (R / (R - 1.0)) ** 2 * (Fb - self.mu1) ** 2 + self.var1
+            self.prior_target_values = np.sum(loo * self.w1, axis=(1, 2)) / self.w1.size
+            self.prior_target = float(np.quantile(self.prior_target_values, pool_quantile))
         self.fx = self.feat(self._forward(self._phi, x[None]))[0]
         self.w3 = None
         if "independence" in self.active:
@@ -226,6 +261,24 @@ class SeparationLoss:
         core.backward(z, g, gx, self.N, self.N, 0, self.n_threads)
         return gx
 
+    def _block_features(self, z):
+        """Pooled moments of z (B, C, N) as features (B, n_out, F)."""
+        K, S, o, n_out = self.pool
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        out = np.empty((z.shape[0], self._phi.n_terms, n_out), dtype=np.complex128)
+        self._phi.forward(z, out, K, S, o, self.n_threads)
+        B, T = out.shape[:2]
+        return self.feat(out.transpose(0, 2, 1).reshape(B * n_out, T)).reshape(B, n_out, -1)
+
+    def _block_backward(self, z, gf):
+        """VJP of :meth:`_block_features`: gf (B, n_out, F) -> dL/dz (B, C, N)."""
+        K, S, o, n_out = self.pool
+        B = gf.shape[0]
+        g = self.feat.vjp(gf.reshape(B * n_out, -1))[:, :, 0].reshape(B, n_out, -1).transpose(0, 2, 1)
+        gx = np.empty_like(z)
+        self._phi.backward(z, np.ascontiguousarray(g), gx, K, S, o, self.n_threads)
+        return gx
+
     # -------------------------------------------------------------------- loss
     def __call__(self, nt, grad=True):
         """Loss terms and gradient at ñ.
@@ -246,6 +299,16 @@ class SeparationLoss:
         g = np.zeros((C, N)) if grad else None
         x, P, K = self.x, self.priors[self.pairs], len(self.pairs)
         use1, use2, use3 = (t in self.active for t in TERMS)
+        if use1 and self.pool is not None:
+            z1 = np.ascontiguousarray(nt[None], dtype=np.float64)
+            f = self._block_features(z1)[0]
+            d = f - self.mu1
+            M = d.size
+            values["prior"] = float(np.sum(self.w1 * (d ** 2 + self.var1)) / M)
+            if grad:
+                gf = self.weights["prior"] * 2.0 * self.w1 * d / M
+                g += self._block_backward(z1, gf[None])[0]
+            use1 = False
         if use1 or use2:
             batch = [nt[None]] if use1 else []
             if use2:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..reference.spectra import _conv
+from ..reference.spectra import _conv, _pool
 from .._spectra import ScatteringSpectra, _pair_index
 from ._loss import TERMS, _series_real, _series_scale_index, cross_terms
 
@@ -33,18 +33,20 @@ def _series(x, psi, phi, padding):
     return torch.stack(s, dim=2)
 
 
-def term_moments(x, psi, phi, padding, terms):
-    """Global-mean moments of kernel term rows (kind, ca, ia, cb, ib): (B, n_terms) complex."""
+def term_moments(x, psi, phi, padding, terms, pool=None):
+    """Moments of kernel term rows (kind, ca, ia, cb, ib): global means (B, n_terms) complex, or
+    with ``pool = (kernel, stride, offset)`` average pooling (B, n_terms, n_out)."""
     S = _series(x, psi, phi, padding)
+    avg = (lambda f: f.mean(-1)) if pool is None else (lambda f: _pool(f, *pool))  # noqa: E731
     out = []
     for kind, ca, ia, cb, ib in np.asarray(terms).tolist():
         u = S[:, ca, ia]
         if kind == 0:
-            out.append(u.mean(-1))
+            out.append(avg(u))
         elif kind == 1:
-            out.append(u.abs().mean(-1).to(u.dtype))
+            out.append(avg(u.abs()).to(u.dtype))
         else:
-            out.append((u * S[:, cb, ib].conj()).mean(-1))
+            out.append(avg(u * S[:, cb, ib].conj()))
     return torch.stack(out, dim=1)
 
 
@@ -52,11 +54,13 @@ class TorchSeparationLoss:
     """Same loss as ``SeparationLoss`` (same arguments), in torch float64 with autograd.
 
     ``loss(nt)`` returns (total, values) as torch scalars for ``nt`` a (C, N) tensor; call
-    ``.backward()`` on the total for the gradient.
+    ``.backward()`` on the total for the gradient. With ``pool = K`` the prior term compares the
+    moments pooled over blocks of K samples (stride K, blocks centred) with the priors' moments
+    of the same block, as a literal mean over priors, blocks and features.
     """
 
     def __init__(self, x, priors, J, weights, terms, pairs, wavelet="battle_lemarie", padding="symmetric",
-                 floor=1e-3):
+                 floor=1e-3, pool=None):
         R, C, N = priors.shape
         ss = ScatteringSpectra(N, J, wavelet=wavelet, padding=padding, C=C)
         fb = ss.filter_bank
@@ -86,9 +90,23 @@ class TorchSeparationLoss:
             G = self.features(self.moments(z, self.terms_x), self.terms_x)
             v3 = (G ** 2).mean(0)
             self.w3 = 1.0 / (v3 + floor * v3.mean())
+            self.w2 = self.w1
+            self.pool = None
+            if pool is not None:
+                n_out = N // pool
+                self.pool = (pool, pool, (N - n_out * pool) // 2)
+                self.f_pr = self.block_features(self.P)               # (R, n_out, F)
+                var = self.f_pr.var(0, unbiased=False)
+                self.w1 = 1.0 / (var + floor * var.mean())
 
     def moments(self, z, terms):
         return term_moments(z, self.psi, self.phi, self.padding, terms)
+
+    def block_features(self, z):
+        """Pooled moments of z (B, C, N) as features (B, n_out, F)."""
+        m = term_moments(z, self.psi, self.phi, self.padding, self.terms_phi, pool=self.pool)
+        B, T, n_out = m.shape
+        return self.features(m.permute(0, 2, 1).reshape(B * n_out, T), self.terms_phi).reshape(B, n_out, -1)
 
     def features(self, m, terms):
         """Real parts of every moment, then imaginary parts of those not real by construction,
@@ -110,13 +128,16 @@ class TorchSeparationLoss:
     def __call__(self, nt):
         values = {}
         P = self.P[self.pairs]
-        if "prior" in self.active:
+        if "prior" in self.active and self.pool is not None:
+            f = self.block_features(nt[None])
+            values["prior"] = (self.w1 * (f - self.f_pr) ** 2).mean()
+        elif "prior" in self.active:
             f = self.features(self.moments(nt[None], self.terms_phi), self.terms_phi)[0]
             values["prior"] = (self.w1 * (f[None] - self.f_pr) ** 2).mean()
         if "mixture" in self.active:
             y = self.x[None] - nt[None] + P
             f = self.features(self.moments(y, self.terms_phi), self.terms_phi)
-            values["mixture"] = (self.w1 * (self.fx[None] - f) ** 2).mean()
+            values["mixture"] = (self.w2 * (self.fx[None] - f) ** 2).mean()
         if "independence" in self.active:
             s = (self.x - nt)[None].expand(len(P), -1, -1)
             f = self.features(self.moments(torch.cat([s, P], dim=1), self.terms_x), self.terms_x)
