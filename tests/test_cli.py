@@ -526,6 +526,14 @@ def test_separate_matches_the_python_api(store, fvae_model, mseed, tmp_path, cap
     np.testing.assert_array_equal(np.stack([tr.data for tr in st]), z["source"])
     assert os.path.getsize(os.path.join(out, "separation.png")) > 0
     assert _toml(os.path.join(out, "scatclust-separate.toml"))["separate"]["window"] == 7
+    # the solver options reach separate()
+    out2 = str(tmp_path / "sep2")
+    assert main(argv[:-1] + [out2, "--pool", "64", "--init", "x", "--post", "cap"]) == 0
+    ref2 = separate(z["mixture"], priors, J=6, max_iter=5, random_state=0, n_threads=1, pool=64, init="x",
+                    post="cap")
+    np.testing.assert_array_equal(np.load(os.path.join(out2, "separation.npz"))["background"], ref2.background)
+    assert main(argv[:-1] + [str(tmp_path / "sep3"), "--pool", "1"]) == 2
+    assert "pool=1" in capsys.readouterr().err
     # a second run into the same directory needs --overwrite; target given twice; unknown label set
     assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
     assert main(["separate", store, "--labels", "sep", "--window", "3", "--start", "2019-06-01T00:10:00",

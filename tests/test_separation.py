@@ -85,12 +85,12 @@ def test_discrepancy_stop():
     # A fresh background realisation is already as close to the priors as they are to each
     # other (its prior term is below the target for this seed): nothing is separated.
     x = rng.standard_normal(512)
-    res = separate(x, P, J=5, n_threads=1)
+    res = separate(x, P, J=5, init="x", pool=None, n_threads=1)
     assert res.n_iter == 0 and "already below" in res.segments[0].message
     np.testing.assert_array_equal(res.background, x)
     # With a glitch, iterations stop once the prior term reaches the target.
     x[200:230] += 4.0
-    res = separate(x, P, J=5, n_threads=1)
+    res = separate(x, P, J=5, init="x", pool=None, n_threads=1)
     target = SeparationLoss(x[None], P[:, None], 5, (1, 1, 1), ("prior",), [0], n_threads=1).prior_target
     hist = res.loss_history["prior"]
     assert 0 < res.n_iter < 40 and hist[-1] <= target < hist[-2]
@@ -180,8 +180,8 @@ def test_init_wiener_refines_the_wiener_estimate():
     gains = []
     for seed in range(4):
         x, n, P = _wide_pulse_case(seed)
-        res = separate(x, P, J=6, init="wiener", n_threads=1)
-        res_x = separate(x, P, J=6, n_threads=1)
+        res = separate(x, P, J=6, init="wiener", pool=None, n_threads=1)
+        res_x = separate(x, P, J=6, init="x", pool=None, n_threads=1)
         bg_w, _ = wiener_filter(x, P)
         snr_w, snr_x, snr_ours = _snr(bg_w, n), _snr(res_x.background, n), _snr(res.background, n)
         assert res.n_iter > 0 and res.diagnostics["init"] == "wiener"
@@ -203,7 +203,7 @@ def test_init_wiener_below_target_returns_wiener_estimate():
     rng = np.random.default_rng(10)
     P = rng.standard_normal((30, 512))
     x = rng.standard_normal(512)
-    res = separate(x, P, J=5, init="wiener", n_threads=1)
+    res = separate(x, P, J=5, init="wiener", pool=None, n_threads=1)
     assert res.n_iter == 0 and "already below" in res.segments[0].message
     bg_w, _ = wiener_filter(x, P)
     np.testing.assert_allclose(res.background, bg_w, rtol=0, atol=16 * EPS64 * np.abs(x).max())

@@ -108,8 +108,8 @@ def test_local_prior_beats_wiener_on_toy_glitches():
     for seed in (300, 301, 302):
         c = separation_toy("glitch", n=2048, R=100, seed=seed)
         snr_w = snr_db(wiener_filter(c.x, c.priors)[0], c.n)
-        snr_g = snr_db(separate(c.x, c.priors, random_state=0, n_threads=1).background, c.n)
-        res = separate(c.x, c.priors, random_state=0, n_threads=1, pool=128)
+        snr_g = snr_db(separate(c.x, c.priors, random_state=0, n_threads=1, init="x", pool=None).background, c.n)
+        res = separate(c.x, c.priors, random_state=0, n_threads=1, init="x", pool=128)
         snr_p = snr_db(res.background, c.n)
         assert res.diagnostics["pool"] == 128 and res.n_iter > 0
         assert snr_p >= snr_w, (seed, snr_w, snr_p)
@@ -200,3 +200,19 @@ def test_init_cap_starts_from_the_capped_mixture():
     start = loss(spectral_cap(x[None] / sc, P[:, None] / sc)[0], grad=False)[0]
     assert res.diagnostics["init"] == "cap"
     assert abs(res.loss_history["total"][0] - start) <= 1e-12 * start
+
+
+def test_default_is_local_term_from_the_cap_on_long_segments_only():
+    # The 'auto' rule: pool=128 and ñ0 = spectral cap on segments >= 512 samples, the global
+    # term (from the cap) on shorter ones. Oracle: the explicit settings, bit for bit.
+    rng = np.random.default_rng(5)
+    for n, pool in ((1024, 128), (256, None)):
+        P = rng.standard_normal((12, n))
+        x = rng.standard_normal(n)
+        x[n // 3:n // 3 + 20] += 5.0
+        a = separate(x, P, J=4, max_iter=4, n_threads=1)
+        b = separate(x, P, J=4, max_iter=4, n_threads=1, init="cap", pool=pool)
+        np.testing.assert_array_equal(a.background, b.background)
+        assert a.diagnostics["pool"] == pool and a.diagnostics["init"] == "cap"
+    with pytest.raises(ValueError, match="pool"):
+        separate(x, P, J=4, pool="always", n_threads=1)

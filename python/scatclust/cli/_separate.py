@@ -52,6 +52,11 @@ PARAMS = [
     Param("terms", ["prior"], "loss terms: any of prior, mixture, independence", type="str_list"),
     Param("max_iter", 40, "L-BFGS iterations per segment (a cap; the discrepancy stop usually ends sooner)",
           unit="iterations", lo=1),
+    Param("init", "cap", "starting point: 'cap' (spectral cap of the segment), 'wiener' or 'x' (the record)",
+          choices=("cap", "wiener", "x")),
+    Param("pool", 0, "block length of the time-localised prior term; 0 = auto (128 on segments of >= 512 "
+          "samples), -1 = the global term", unit="samples", lo=-1),
+    Param("post", "", "last step on the background: '' none, 'cap' or 'wiener'", choices=("", "cap", "wiener")),
     Param("seed", 0, "random seed (subset of priors in the mixture/independence terms)", lo=0),
     Param("threads", 0, "CPU threads of the C++ core; 0 = OMP_NUM_THREADS or all cores", unit="threads", lo=0),
     Param("out", "separation", "output directory", type="path"),
@@ -73,6 +78,9 @@ def _features_table(store):
 
 
 def check_separate(c):
+    if c["pool"] == 1 or c["pool"] > c["segment"]:
+        raise ConfigError(f"separate: pool={c['pool']} must be 0 (auto), -1 (global term) or a block length "
+                          f"from 2 to segment={c['segment']} samples")
     from ..store import label_sets, read_labels
     from ._features import _named, prepare_config
 
@@ -197,7 +205,8 @@ def run_separate(ctx, c, plan):
     t0 = time.perf_counter()
     res = separate(x, priors, J=c["J"], terms=tuple(c["terms"]), max_iter=c["max_iter"],
                    segment=seg if N > seg else None, overlap=c["overlap"] if N > seg else None,
-                   random_state=c["seed"], n_threads=c["threads"] or None)
+                   random_state=c["seed"], n_threads=c["threads"] or None, init=c["init"],
+                   pool={0: "auto", -1: None}.get(c["pool"], c["pool"]), post=c["post"] or None)
     wall = time.perf_counter() - t0
 
     out, tmp = staging_dir(c["out"])

@@ -17,6 +17,9 @@ from ._loss import TERMS, SeparationLoss
 
 INITS = ("x", "wiener", "cap")
 POSTS = ("wiener", "cap")
+#: Block length of the time-localised prior term chosen by ``pool="auto"`` (segments of at least
+#: 4 * AUTO_POOL samples; shorter ones use the global term).
+AUTO_POOL = 128
 
 __all__ = ["separate", "SeparationResult", "SegmentResult", "segment_bounds", "overlap_add_weights"]
 
@@ -302,11 +305,11 @@ def _solve(x, priors, J, weights, terms, pairs, max_iter, tol, wavelet, padding,
 def separate(x, priors, *, J=8, weights=(1.0, 1.0, 1.0), terms=("prior",), max_iter=40, tol=1e-6, whiten=False,
              segment=None, overlap=None, n_pairs=16, random_state=None, n_threads=None,
              wavelet="battle_lemarie", padding="symmetric", floor=1e-3, maxcor=20, stop="discrepancy",
-             init="x", pool=None, pool_quantile=0.25, post=None):
+             init="cap", pool="auto", pool_quantile=0.25, post=None):
     """Separate the source described by ``priors`` from ``x`` in scattering-spectra space.
 
     x = n + s; the priors n_1..n_R are realisations of n (e.g. the most confident windows of a
-    background cluster). L-BFGS minimises over the samples of ñ (float64), from ñ₀ = x,
+    background cluster). L-BFGS minimises over the samples of ñ (float64), from ñ₀ (``init``),
 
         w1 L1 + w2 L2 + w3 L3,
         L1 = < |Φ(ñ) - Φ(n_k)|² / σ1² >,
@@ -381,7 +384,8 @@ def separate(x, priors, *, J=8, weights=(1.0, 1.0, 1.0), terms=("prior",), max_i
         moments and distorts it (Morozov's discrepancy principle). 'tol': only ``tol`` and
         ``max_iter`` stop.
     init : {'x', 'wiener', 'cap'}
-        Initial point ñ₀ of L-BFGS. 'x' (default, the issue's method): the observation.
+        Initial point ñ₀ of L-BFGS. 'cap' (default since 2026-12-07, with ``pool='auto'``):
+        the spectral cap of the segment, see below. 'x' (the issue's method): the observation.
         'wiener' (our addition): the Wiener estimate from the priors,
         :func:`scatclust.separation.wiener_filter` applied to the (scaled or whitened) segment,
         which the scattering loss then refines under the same stopping rule. Measured
@@ -397,7 +401,7 @@ def separate(x, priors, *, J=8, weights=(1.0, 1.0, 1.0), terms=("prior",), max_i
         term's minimum fits ñ to the priors' mean moments, not to the truth. It does help where
         the prior term at the Wiener estimate is above its target, e.g. a white background with
         a wide pulse (tests/test_separation.py: +0.65 dB over Wiener, +1.6 to 2.2 dB over
-        ñ₀ = x). Not the default since it does not beat the Wiener filter on the toy setups.
+        ñ₀ = x). Not used by default: it does not beat the Wiener filter on the toy setups.
         'cap': :func:`scatclust.separation.spectral_cap` of the segment (see ``post``), with
         ``pool`` the local term's starting point (see ``post`` for the measurements).
     pool : int, optional
@@ -412,17 +416,20 @@ def separate(x, priors, *, J=8, weights=(1.0, 1.0, 1.0), terms=("prior",), max_i
         global L1 barely sees it, and a global filter (Wiener) must attenuate the whole record
         in the event's bands; the block moments see a large local excess, which the gradient
         removes where it is. The discrepancy target becomes the ``pool_quantile`` of the
-        leave-one-out values at the priors. None (default): the global term. Needs the prior
-        term; 2 <= pool <= segment length. Measured with ``pool=128`` (N = 2048, J = 8; see
+        leave-one-out values at the priors. None: the global term. 'auto' (default):
+        ``AUTO_POOL`` = 128 samples on segments of at least 512 samples when the prior term is
+        on, else None. Needs the prior term; 2 <= pool <= segment length. Measured with ``pool=128`` (N = 2048, J = 8; see
         ``post`` and bench/RESULTS.md for all numbers): toy background SNR 11.86 / 16.35 /
         12.97 dB on pulses / square / glitch (reported seeds 0-9; Wiener 11.73 / 16.55 / 13.22,
         the global term 9.02 / 14.15 / 9.90), Mars-like improvement +21.20 / +12.91 dB on
         deglitch / wind (Wiener +21.54 / +15.77). Block length chosen on tuning seeds 100-109
         (with ``pool_quantile=0.25``): blocks of 64 / 128 / 256 samples gave +0.90 / +0.95 /
         +0.82 dB over Wiener on pulses, +0.37 / +0.41 / +1.10 on square, +0.25 / +0.45 / +0.05
-        on glitch. Not the default: on the tuning seeds it beat the Wiener filter on average on
-        the toy setups but on only 3 to 8 of 10 seeds per setup, and from ñ₀ = x it stays below
-        Wiener on Mars-like wind removal (see ``post``).
+        on glitch. The defaults (``pool='auto'``, ``init='cap'``) were chosen on those tuning
+        seeds, where ``pool=128, init='cap'`` was the only variant above Wiener on all five
+        setups (see ``post``); from ñ₀ = x the local term stays below Wiener on Mars-like wind
+        removal. On the tuning seeds the local term beat the global one on every setup (toy
+        +2.2 / +0.7 / +1.9 dB, Mars-like +1.2 / +0.5 dB).
     pool_quantile : float in [0, 1]
         With ``pool``: the discrepancy target is this quantile of the pooled prior term's
         leave-one-out values at the priors (default 0.25, the lower quartile). The mean, the
@@ -524,6 +531,9 @@ def separate(x, priors, *, J=8, weights=(1.0, 1.0, 1.0), terms=("prior",), max_i
     check_choice(padding, "padding", PADDINGS)
     check_choice(stop, "stop", ("discrepancy", "tol"))
     check_choice(init, "init", INITS)
+    if isinstance(pool, str):
+        check_choice(pool, "pool", ("auto",))
+        pool = AUTO_POOL if (seg >= 4 * AUTO_POOL and "prior" in terms and w[0] > 0) else None
     if pool is not None:
         pool = check_int(pool, "pool", 2, None)
         if pool > seg:
