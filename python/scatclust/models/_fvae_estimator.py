@@ -102,7 +102,8 @@ class FVAEClustering:
         different inputs (and possibly labels) depending on its companions.
     labels_, proba_, confidence_ : per-scale read-out of the training data (see ``predict``).
     history_ : list of float
-        Mean training loss per epoch (of the kept restart).
+        Mean training loss per epoch (of the kept restart; the pretraining loss for the
+        first ``pretrain_epochs``).
     elbo_ : float
         Evidence lower bound per window (weighted as the loss) of the kept model on the
         training data, at the final temperature, with fixed noise draws.
