@@ -3,6 +3,7 @@
     python bench/bench_fvae.py --threads 1                  # synthetic_mars('small'), seeds 0 1 2
     python bench/bench_fvae.py --threads 1 --seeds 0        # one record
     python bench/bench_fvae.py --threads 1 --no-dec         # F-VAE and k-means only (fast)
+    python bench/bench_fvae.py --threads 1 --init random --pretrain-epochs 0   # random prior start
     python bench/bench_fvae.py --preset day --hop 256       # 24 h (~6700 windows; much longer)
 
 (on a busy 2-core machine ``--threads 1`` is several times faster than torch's default.)
@@ -33,7 +34,11 @@ Methods
     Features for the F-VAE and k-means: sign(x) log1p(|x|) of the pyramid's moments (they span
     orders of magnitude), standardised per (scale, feature) with the training statistics.
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
-      ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice).
+      ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice). By default
+      the mixture prior is initialised from data (``init='kmeans'``, VaDE's recipe): 30 of the
+      100 epochs train the per-scale VAEs with the cluster part off and KL weight 0.01, then
+      k-means on the latent means sets the prior and the y heads. ``--init random
+      --pretrain-epochs 0`` gives the earlier random start.
     - k-means: ``scatclust.cluster.KMeans`` (k-means++, 10 inits) on each scale's features.
     - DEC: ``scatclust.cluster.DEC`` (conv autoencoder, the zClust/RISCluster method) on each
       scale separately, on log-power spectrograms of the window's sub-window: STFT of the 3
@@ -106,7 +111,8 @@ def run_seed(args, seed, out):
     t0 = time.perf_counter()
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
                          batch_size=args.batch, lr=args.lr, n_init=args.n_init, device=args.device,
-                         random_state=seed).fit(X)
+                         init=args.init, pretrain_epochs=args.pretrain_epochs, pretrain_w_z=args.pretrain_w_z,
+                         learn_weights=args.learn_weights, random_state=seed).fit(X)
     times["F-VAE"] = time.perf_counter() - t0
     labels["F-VAE"] = est.labels_
     t0 = time.perf_counter()
@@ -144,7 +150,8 @@ def run_seed(args, seed, out):
     print("per source, at its matching scale (ARI of the many-to-one read-out):")
     print(table(rows, ["source", "scale", "windows"] + methods))
     print("wall time: features {:.1f} s, ".format(t_feat) + ", ".join(f"{m} {t:.1f} s" for m, t in times.items())
-          + f" (F-VAE: {args.epochs} epochs x {args.n_init} restarts, "
+          + f" (F-VAE: {args.epochs} epochs ({args.pretrain_epochs} pretraining, init {args.init!r}) x "
+          f"{args.n_init} restarts, "
           f"{sum(p.numel() for p in est.model_.parameters())} parameters, ELBOs {np.round(est.elbos_, 1).tolist()})")
     out.append({"seed": seed, "per": per, "times": times,
                 "scale_ari": {m: [adjusted_rand_score(truth[:, j], labels[m][:, j]) for j in range(len(SCALES))]
@@ -160,6 +167,13 @@ def main():
     ap.add_argument("--clusters", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
+    ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm"],
+                    help="F-VAE mixture-prior start (FVAEClustering(init=...))")
+    ap.add_argument("--pretrain-epochs", type=int, default=30,
+                    help="F-VAE plain-VAE epochs (out of --epochs) before the mixture phase")
+    ap.add_argument("--pretrain-w-z", type=float, default=0.01,
+                    help="F-VAE weight of KL(q(z|x) || N(0, I)) in the pretraining")
+    ap.add_argument("--learn-weights", action="store_true", help="F-VAE learned mixture weights")
     ap.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
     ap.add_argument("--latent", type=int, default=16)
     ap.add_argument("--batch", type=int, default=128)

@@ -323,3 +323,83 @@ def test_restarts_keep_the_highest_elbo(tmp_path):
         _small_est(n_init=2).fit(X, checkpoint=tmp_path / "r.pt")
     with pytest.raises(ValueError, match="n_init=0 must be an int >= 1"):
         _small_est(n_init=0).fit(X)
+
+
+# ------------------------------------------------------------------ data-driven mixture start (init=)
+def _pretrained_latent(est, X):
+    """Latent means and posterior variances with y uniform, per scale (the init's data), from the
+    model's own modules: (n, S, d) arrays."""
+    m = est.model_
+    xn = torch.from_numpy(((X - est.mean_) / est.std_).astype(np.float32))
+    with torch.no_grad():
+        h = m.trunk(xn)
+        mv = [m.z_posterior(h, s, torch.full((len(X), K), 1.0 / K)) for s, K in enumerate(m.n_clusters)]
+    return np.stack([a.numpy() for a, _ in mv], 1), np.stack([np.exp(b.numpy()) for _, b in mv], 1)
+
+
+@pytest.mark.parametrize("learn_weights", [False, True])
+def test_kmeans_init_equals_sklearn_kmeans_of_latent_means(learn_weights):
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    X, small, large = _nested(5, n=400, F=6)
+    # epochs == pretrain_epochs: the fitted model is the initialised one, before any mixture epoch
+    est = FVAEClustering(n_clusters=(6, 3), latent_dim=4, hidden=(32,), epochs=20, pretrain_epochs=20, batch_size=50,
+                         lr=1e-2, init="kmeans", learn_weights=learn_weights, random_state=0).fit(X)
+    Z, pv = _pretrained_latent(est, X)
+    # the z heads no longer depend on y: transform (y = q(y|x)) gives the uniform-y means
+    np.testing.assert_allclose(est.transform(X), Z, rtol=0, atol=10 * np.finfo(np.float32).eps * np.abs(Z).max())
+    for s, K in enumerate((6, 3)):
+        sk = SkKMeans(K, n_init=10, random_state=0).fit(Z[:, s].astype(np.float64))
+        # the latent keeps the true clusters apart (so both k-means find the same optimum, not
+        # two local ones)
+        assert adjusted_rand_score((small, large)[s], sk.labels_) >= 0.95
+        # match our clusters to sklearn's by the nearest prior mean
+        mu = est.model_.prior_mean[s].detach().numpy()
+        order = np.argmin(((sk.cluster_centers_[:, None] - mu[None]) ** 2).sum(-1), 1)
+        assert sorted(order) == list(range(K))
+        # float32 sums of ~n / K latent means: relative error ~ a few float32 eps
+        assert rel_err(mu[order], sk.cluster_centers_) < 1e-6
+        var = np.stack([Z[sk.labels_ == k, s].var(0) + pv[sk.labels_ == k, s].mean(0) for k in range(K)])
+        lv = est.model_.prior_logvar[s].detach().numpy()[order]
+        np.testing.assert_allclose(lv, np.log(var), rtol=0, atol=1e-5)
+        # q(y|x) agrees with the prior's clusters
+        assert adjusted_rand_score(sk.labels_, est.labels_[:, s]) >= 0.99
+        if learn_weights:
+            frac = np.bincount(sk.labels_, minlength=K) / len(X)
+            np.testing.assert_allclose(est.model_.prior_logits[s].detach().numpy()[order], np.log(frac), atol=1e-6)
+
+
+def test_gmm_init_and_pretraining_reproducible_and_resumable(tmp_path):
+    pytest.importorskip("sklearn.mixture")
+    X, _, _ = _nested(6, n=200, F=5)
+    kw = dict(init="gmm", pretrain_epochs=3, epochs=5)
+    a = _small_est(**kw).fit(X)
+    b = _small_est(**kw).fit(X)
+    for (k, u), (_, w) in zip(a.model_.state_dict().items(), b.model_.state_dict().items()):
+        assert torch.equal(u, w), k
+    # checkpoints before and right after the initialisation resume to the uninterrupted run
+    for stop in (2, 3):
+        ckpt = tmp_path / f"g{stop}.pt"
+        _small_est(**{**kw, "epochs": stop}).fit(X, checkpoint=ckpt)
+        resumed = _small_est(**kw).fit(X, checkpoint=ckpt)
+        assert resumed.history_ == a.history_
+        for (k, u), (_, w) in zip(resumed.model_.state_dict().items(), a.model_.state_dict().items()):
+            assert torch.equal(u, w), (stop, k)
+    # a gmm start differs from a random one after the same pretraining
+    r = _small_est(**{**kw, "init": "random", "epochs": 3}).fit(X)
+    g = _small_est(**{**kw, "epochs": 3}).fit(X)
+    assert not torch.equal(r.model_.prior_mean[0], g.model_.prior_mean[0])
+    sr, sg = r.model_.state_dict(), g.model_.state_dict()
+    for name in ("trunk.0.weight", "obs_logvar", "decoders.0.0.weight"):  # the pretraining itself is the same
+        assert torch.equal(sr[name], sg[name]), name
+
+
+def test_init_errors_name_the_argument():
+    X = np.random.default_rng(0).normal(size=(20, 2, 3))
+    with pytest.raises(ValueError, match="init='pca' must be 'random', 'kmeans' or 'gmm'"):
+        _small_est(init="pca").fit(X)
+    with pytest.raises(ValueError, match=r"pretrain_epochs=-1 must be an int"):
+        _small_est(pretrain_epochs=-1).fit(X)
+    with pytest.raises(ValueError, match=r"pretrain_epochs=True must be an int"):
+        _small_est(pretrain_epochs=True).fit(X)

@@ -243,6 +243,31 @@ class FactorialVAE(torch.nn.Module):
         return {"logits": logits, "z_mean": z_means,
                 "loss": {"rec": rec, "kl_z": kl_z, "kl_y": kl_y, "total": total}}
 
+    def pretrain_loss(self, x, *, generator=None, w_rec=1.0, w_z=1.0):
+        """Loss of the model with the cluster part off (``FVAEClustering(pretrain_epochs=...)``).
+
+        Every scale is a plain VAE: y_s is fixed to the uniform vector (1/K_s, ..., 1/K_s),
+        z_s ~ q(z_s | x_s, y_s) by the reparameterisation trick and the prior is N(0, I)::
+
+            L = sum_s  w_rec * NLL_s + w_z * KL(q(z_s | x_s, y_s) || N(0, I))
+
+        averaged over the batch (a scalar). The y heads, the mixture prior and its weights get
+        no gradient.
+        """
+        self._check_input(x)
+        h = self.trunk(x)
+        total = 0.0
+        for s in range(self.n_scales):
+            K = self.n_clusters[s]
+            y = torch.full((x.shape[0], K), 1.0 / K, dtype=h.dtype, device=h.device)
+            m, v = self.z_posterior(h, s, y)
+            eps = torch.randn(m.shape, generator=generator, dtype=m.dtype,
+                              device="cpu" if generator is not None else m.device).to(m.device)
+            xhat = self.decoders[s](m + torch.exp(0.5 * v) * eps)
+            total = total + w_rec * gaussian_nll(x[:, s], xhat, self.obs_logvar[s]) \
+                + w_z * gaussian_kl(m, v, torch.zeros_like(m), torch.zeros_like(v))
+        return total.mean()
+
     @torch.no_grad()
     def readout(self, x):
         """Deterministic read-out: q(y|x) per scale (list of (batch, K_s)) and latent means
