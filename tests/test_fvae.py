@@ -201,7 +201,10 @@ def test_normalisation_stats_stored_and_reused(tmp_path):
     np.testing.assert_array_equal(loaded.mean_, est.mean_)
     np.testing.assert_array_equal(loaded.std_, est.std_)
     np.testing.assert_array_equal(loaded.predict(X[sub]), full[sub])
-    np.testing.assert_array_equal(loaded.transform(X[sub]), est.transform(X)[sub])
+    # float32 matrix products may sum in a batch-size-dependent order (seen on AMD EPYC: 6e-8), so
+    # the subset's latent means agree to float32 rounding; statistics recomputed from the subset
+    # would move them by O(1).
+    np.testing.assert_allclose(loaded.transform(X[sub]), est.transform(X)[sub], rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match="pass X"):
         loaded.contingency(0, 1)
 
