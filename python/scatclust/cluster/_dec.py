@@ -106,6 +106,24 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         Share of samples held out to monitor pretraining; 0 disables early stopping.
     patience : int >= 1, default 10
         Pretraining stops after this many epochs without a lower validation loss.
+    augment : None, 'shift' or callable, default None
+        Data augmentation after DEC-DA (Guo et al. 2018). None: off (plain DEC/IDEC).
+        'shift': every training batch is replaced by copies shifted by independent random
+        integer offsets in [-max_shift, max_shift] along the last axes of each sample (H and W
+        of images / spectrograms for 'conv', the feature axis for 'mlp'), zero filled
+        (:func:`scatclust.nn.random_shift`). A callable ``augment(xb, generator)`` receives
+        the model input batch (torch tensor (b, 1, H, W) or (b, D)) and a
+        ``torch.Generator`` to draw from, and returns a tensor of the same shape. The
+        autoencoder is pretrained to reconstruct the augmented batch (validation loss on
+        clean samples); the k-means start and every target distribution use the clean data.
+    max_shift : int >= 0 or sequence of int, default 1
+        Largest shift for ``augment='shift'``: an int for every shifted axis, or one value per
+        axis ((frequency, time) for spectrograms: ``(0, 2)`` shifts up to 2 frames in time only;
+        a 1-sequence for 'mlp').
+    augment_clustering : bool, default True
+        Also augment in the DEC phase: the soft assignment of a shifted sample is pulled
+        towards the target distribution of its clean original. False augments only the
+        pretraining.
     random_state : int, RandomState or None
         Seeds weights, shuffling and k-means: the same value gives the same labels (on the
         same machine and thread count). The global torch RNG state is left untouched.
@@ -154,7 +172,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
     def __init__(self, n_clusters=10, *, architecture="auto", latent_dim=10, channels=(16, 32, 64),
                  hidden=(500, 500, 2000), pretrain_epochs=100, max_iter=2000, batch_size=256, lr=1e-3,
                  update_interval=140, tol=1e-3, gamma=0.0, alpha=1.0, n_init=20, validation_fraction=0.1,
-                 patience=10, random_state=None, device="cpu", verbose=False):
+                 patience=10, augment=None, max_shift=1, augment_clustering=True, random_state=None, device="cpu",
+                 verbose=False):
         self.n_clusters = n_clusters
         self.architecture = architecture
         self.latent_dim = latent_dim
@@ -171,6 +190,9 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         self.n_init = n_init
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.augment = augment
+        self.max_shift = max_shift
+        self.augment_clustering = augment_clustering
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -195,7 +217,32 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         if vf >= 1:
             raise ValueError(f"validation_fraction={vf} must be < 1")
         check_int(self.patience, "patience", lo=1)
+        if not (self.augment is None or callable(self.augment) or
+                (isinstance(self.augment, str) and self.augment == "shift")):
+            raise ValueError(f"augment={self.augment!r} must be None, 'shift' or a callable augment(xb, generator)")
+        if not isinstance(self.augment_clustering, (bool, np.bool_)):
+            raise ValueError(f"augment_clustering={self.augment_clustering!r} must be True or False")
         return k
+
+    def _augmenter(self, arch):
+        """The batch augmentation f(xb, generator) -> tensor, or None (checks max_shift for 'shift')."""
+        if self.augment is None:
+            return None
+        if callable(self.augment):
+            fn = self.augment
+
+            def checked(xb, gen):
+                out = fn(xb, gen)
+                if not hasattr(out, "shape") or tuple(out.shape) != tuple(xb.shape):
+                    raise ValueError(f"augment returned shape {tuple(getattr(out, 'shape', ()))} for a batch of shape "
+                                     f"{tuple(xb.shape)}; it must return a tensor of the same shape")
+                return out
+            return checked
+        from ..nn._augment import _as_shift_tuple, random_shift
+
+        n_axes = 2 if arch == "conv" else 1
+        ms = _as_shift_tuple(self.max_shift, n_axes)
+        return lambda xb, gen: random_shift(xb, ms, gen, n_axes=n_axes)
 
     def _as_input(self, X, arch):
         """X -> C-contiguous float32 numpy array shaped for the model ((n, 1, H, W) or (n, D))."""
@@ -277,6 +324,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         if arch == "auto":
             arch = "mlp" if arr0.ndim == 2 else "conv"
         X = self._as_input(arr0, arch)
+        self._aug = self._augmenter(arch)
         seed = _seed_from(self.random_state)
         device = torch.device(self.device)
         with torch.random.fork_rng(devices=[]):
@@ -320,6 +368,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             total = 0.0
             for s in range(0, len(order), bs):
                 xb = Xt[order[s:s + bs]].to(self._device)
+                if self._aug is not None:
+                    xb = self._aug(xb, gen)  # reconstruct the augmented sample (DEC-DA)
                 _, xh = model(xb)
                 loss = torch.nn.functional.mse_loss(xh, xb)
                 opt.zero_grad()
@@ -407,6 +457,9 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             pos += bs
             model.train()
             xb = Xt[idx].to(self._device)
+            if self._aug is not None and self.augment_clustering:
+                # q of the shifted sample against p of its clean original (p_full[idx]).
+                xb = self._aug(xb, gen)
             if gamma > 0:
                 z, xh = model(xb)
             else:
@@ -456,6 +509,10 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         params["channels"] = list(params["channels"])
         params["hidden"] = list(params["hidden"])
         params["device"] = str(params["device"])
+        if callable(params["augment"]):
+            params["augment"] = None  # functions are not stored; prediction does not augment
+        if not isinstance(params["max_shift"], numbers.Integral):
+            params["max_shift"] = [int(v) for v in params["max_shift"]]
         state = {
             "format": _FORMAT, "version": _FORMAT_VERSION, "params": params, "architecture": self._arch,
             "input_shape": list(self.input_shape_),
@@ -482,6 +539,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             params["device"] = device
         params["channels"] = tuple(params["channels"])
         params["hidden"] = tuple(params["hidden"])
+        if isinstance(params.get("max_shift"), list):
+            params["max_shift"] = tuple(params["max_shift"])
         est = cls(**params)
         est._arch = state["architecture"]
         est._device = torch.device(est.device)

@@ -5,6 +5,7 @@ Importing this subpackage imports torch; ``import scatclust`` alone does not.
 """
 from __future__ import annotations
 
+from ._augment import random_shift, shift
 from ._autoencoder import ConvAutoencoder2d, MLPAutoencoder, conv_out_size
 from ._gumbel import TemperatureSchedule, gumbel_softmax
 from ._mlp import MLP, mlp_parameter_count
@@ -19,4 +20,6 @@ __all__ = [
     "conv_out_size",
     "gumbel_softmax",
     "mlp_parameter_count",
+    "random_shift",
+    "shift",
 ]
