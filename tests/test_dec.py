@@ -318,20 +318,63 @@ def test_dec_callable_augment_called_on_every_training_batch(augment_clustering)
     np.testing.assert_array_equal(est.labels_, ref.labels_)
 
 
-def test_dec_augment_save_load(tmp_path):
+@pytest.mark.parametrize("augment,max_shift", [("shift", (1, 2)), ("affine", (0.5, 1.5)), ("affine", 1)])
+def test_dec_augment_reproducible_save_load(tmp_path, augment, max_shift):
     X, _ = spectrograms(n_per=10)
-    est = DEC(3, channels=(4,), latent_dim=2, pretrain_epochs=2, max_iter=5, batch_size=15, n_init=2,
-              augment="shift", max_shift=(1, 2), random_state=0).fit(X)
+    params = dict(channels=(4,), latent_dim=2, pretrain_epochs=2, max_iter=5, batch_size=15, n_init=2,
+                  augment=augment, max_shift=max_shift, max_rotation=5.0 if augment == "affine" else 0.0)
+    est = DEC(3, random_state=0, **params).fit(X)
+    again = DEC(3, random_state=0, **params).fit(X)
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))  # same seed, same weights
     est.save(tmp_path / "a.pt")
     back = DEC.load(tmp_path / "a.pt")
     assert back.get_params() == est.get_params()
     np.testing.assert_array_equal(back.predict(X), est.labels_)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_affine_integer_shift_and_quarter_turn_oracles(dtype):
+    from scatclust.nn import affine, shift
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 2, 6, 7, generator=g, dtype=torch.float64).to(dtype)
+    offsets = torch.tensor([[1, -2], [0, 3], [-1, 0], [5, 1]])
+    # Integer offsets, no rotation: bilinear weights are 0/1 up to rounding of the grid
+    # coordinates (a few eps of the coordinate magnitude ~10): tolerance 100 eps.
+    tol = 100 * torch.finfo(dtype).eps
+    np.testing.assert_allclose(affine(x, offsets.to(dtype)).numpy(), shift(x, offsets).numpy(), rtol=0, atol=tol)
+    sq = torch.randn(3, 1, 5, 5, generator=g, dtype=torch.float64).to(dtype)
+    turned = affine(sq, torch.zeros(3, 2), torch.full((3,), 90.0))
+    np.testing.assert_allclose(turned.numpy(), torch.rot90(sq, 1, (2, 3)).numpy(), rtol=0, atol=tol)
+    # Half-pixel shift: the mean of two neighbours (exact in binary up to the same rounding).
+    half = affine(sq, torch.tensor([[0.0, 0.5]] * 3))
+    np.testing.assert_allclose(half[..., 1:].numpy(), ((sq[..., 1:] + sq[..., :-1]) / 2).numpy(), rtol=0, atol=tol)
+
+
+def test_random_affine_shifts_in_range_and_seeded():
+    from scatclust.nn import random_affine
+
+    n, size, m = 500, 11, 1.5
+    x = torch.zeros(n, 1, size, size, dtype=torch.float64)
+    x[:, 0, 5, 5] = 1.0
+    y = random_affine(x, (m, 2 * m), generator=torch.Generator().manual_seed(1))
+    mass = y.sum(dim=(1, 2, 3))
+    # Bilinear interpolation of an interior point keeps its mass and moves its centre of mass
+    # by exactly the shift: oracle for the drawn offsets.
+    np.testing.assert_allclose(mass.numpy(), 1.0, rtol=1e-12)
+    idx = torch.arange(size, dtype=torch.float64)
+    rows = (y[:, 0].sum(dim=2) * idx).sum(dim=1) - 5
+    cols = (y[:, 0].sum(dim=1) * idx).sum(dim=1) - 5
+    assert rows.abs().max() <= m + 1e-12 and cols.abs().max() <= 2 * m + 1e-12
+    assert rows.abs().max() > 0.9 * m and cols.abs().max() > 0.9 * 2 * m  # the range is used
+    assert abs(float(cols.mean())) < 0.25  # uniform on [-3, 3]: sd of the mean of 500 = 0.08
+    assert torch.equal(random_affine(x, (m, 2 * m), generator=torch.Generator().manual_seed(1)), y)
+
+
 def test_augment_errors():
     X, _ = blobs(n_per=5)
     S, _ = spectrograms(n_per=5)
-    with pytest.raises(ValueError, match="augment='roll' must be None, 'shift' or a callable"):
+    with pytest.raises(ValueError, match="augment='roll' must be None, 'shift', 'affine' or a callable"):
         DEC(3, augment="roll").fit(X)
     with pytest.raises(ValueError, match="max_shift=-1 must be >= 0"):
         DEC(3, augment="shift", max_shift=-1).fit(S)
@@ -345,8 +388,44 @@ def test_augment_errors():
         DEC(3, augment="shift", augment_clustering="yes").fit(X)
     with pytest.raises(ValueError, match=r"augment returned shape \(2, 10\) for a batch of shape \(8, 10\)"):
         DEC(3, augment=lambda xb, gen: xb[:2], **dict(FAST, batch_size=8)).fit(X)
+    with pytest.raises(ValueError, match=r"augment='affine' needs images \(architecture='conv'\)"):
+        DEC(3, augment="affine").fit(X)
+    with pytest.raises(ValueError, match=r"max_shift=-0.5 must be a finite real >= 0 or a sequence of 2"):
+        DEC(3, augment="affine", max_shift=-0.5).fit(S)
+    with pytest.raises(ValueError, match=r"max_rotation=\(1, 2\) must be a finite real >= 0"):
+        DEC(3, augment="affine", max_rotation=(1, 2)).fit(S)
     from scatclust.nn import shift
     with pytest.raises(ValueError, match="integer offsets"):
         shift(torch.zeros(2, 3), torch.zeros(2, 1))
     with pytest.raises(ValueError, match=r"shifts has shape \(3, 1\)"):
         shift(torch.zeros(2, 3), torch.zeros(3, 1, dtype=torch.int64))
+
+
+# ---- DEC-phase optimiser --------------------------------------------------------------------------------
+@pytest.mark.parametrize("opt,dec_lr,cls,lr", [("sgd", 0.01, "SGD", 0.01), ("adam", None, "Adam", 1e-3),
+                                                ("adam", 5e-4, "Adam", 5e-4)])
+def test_dec_optimizer_and_lr(monkeypatch, opt, dec_lr, cls, lr):
+    made = []
+    real = getattr(torch.optim, cls)
+
+    class Recording(real):
+        def __init__(self, params, **kw):
+            made.append(kw)
+            super().__init__(params, **kw)
+
+    monkeypatch.setattr(torch.optim, cls, Recording)
+    X, y = blobs()
+    est = DEC(3, dec_optimizer=opt, dec_lr=dec_lr, random_state=0, **FAST).fit(X)
+    # Pretraining always uses Adam at lr; the DEC phase is the last optimiser made.
+    assert made[-1]["lr"] == lr
+    if cls == "SGD":
+        assert made[-1]["momentum"] == 0.9 and len(made) == 1
+        assert ari(y, est.labels_) >= 0.95
+
+
+def test_dec_optimizer_errors():
+    X, _ = blobs(n_per=5)
+    with pytest.raises(ValueError, match="dec_optimizer='rmsprop' must be one of 'adam', 'sgd'"):
+        DEC(3, dec_optimizer="rmsprop").fit(X)
+    with pytest.raises(ValueError, match="dec_lr=0.0 must be > 0"):
+        DEC(3, dec_lr=0.0).fit(X)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["random_shift", "shift"]
+__all__ = ["affine", "random_affine", "random_shift", "shift"]
 
 
 def _as_shift_tuple(max_shift, n_axes, name="max_shift"):
@@ -137,3 +137,103 @@ def random_shift(x, max_shift, generator=None, n_axes=None):
     u = torch.rand((x.shape[0], int(n_axes)), generator=generator)
     offsets = torch.floor(u * (2 * ms + 1)).to(torch.int64).clamp(max=2 * ms) - ms
     return shift(x, offsets)
+
+
+def affine(x, shifts, angles=None):
+    """Translate (sub-pixel) and rotate each image of a batch, bilinear interpolation, zero fill.
+
+    ``out[i]`` samples ``x[i]`` at ``R(angle_i) (p - c) + c - shift_i`` for every pixel centre
+    ``p`` (``c``: the image centre; rows then columns, pixel units), so an integer shift with
+    no rotation moves the content like :func:`shift`, and 90 degrees is a quarter turn.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, shape (n, C, H, W)
+    shifts : torch.Tensor, shape (n, 2)
+        Offsets (rows, columns) in pixels; may be fractional.
+    angles : torch.Tensor, shape (n,), optional
+        Rotations in degrees (default none).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device as ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from scatclust.nn import affine
+    >>> x = torch.zeros(1, 1, 3, 3); x[0, 0, 1, 1] = 1.0
+    >>> affine(x, torch.tensor([[0.0, 0.5]]))[0, 0, 1]
+    tensor([0.0000, 0.5000, 0.5000])
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if x.ndim != 4 or not x.dtype.is_floating_point:
+        raise ValueError(f"x has shape {tuple(x.shape)} and dtype {x.dtype}; expected a float (n, C, H, W) tensor")
+    n, _, H, W = x.shape
+    if tuple(shifts.shape) != (n, 2):
+        raise ValueError(f"shifts has shape {tuple(shifts.shape)}; expected (n_samples, 2) = ({n}, 2)")
+    shifts = shifts.to(device=x.device, dtype=x.dtype)
+    if angles is None:
+        angles = torch.zeros(n, dtype=x.dtype, device=x.device)
+    elif tuple(angles.shape) != (n,):
+        raise ValueError(f"angles has shape {tuple(angles.shape)}; expected (n_samples,) = ({n},)")
+    a = angles.to(device=x.device, dtype=x.dtype) * (torch.pi / 180.0)
+    cos, sin = torch.cos(a), torch.sin(a)
+    # theta maps output to input coordinates normalised to [-1, 1] per axis (x: columns,
+    # y: rows); the rotation is done in pixel units, hence the H/W aspect factors.
+    theta = torch.stack([
+        torch.stack([cos, -sin * H / W, -shifts[:, 1] * 2.0 / W], dim=1),
+        torch.stack([sin * W / H, cos, -shifts[:, 0] * 2.0 / H], dim=1),
+    ], dim=1)
+    grid = F.affine_grid(theta, [n, x.shape[1], H, W], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_affine(x, max_shift, max_rotation=0.0, generator=None):
+    """:func:`affine` with uniform random shifts in [-max_shift, max_shift] pixels per axis and
+    rotations in [-max_rotation, max_rotation] degrees, independent per sample.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, shape (n, C, H, W)
+    max_shift : float >= 0 or pair of floats
+        Largest shift (rows, columns) in pixels; a pair such as ``(0, 2)`` shifts
+        spectrograms (frequency, time) in time only.
+    max_rotation : float >= 0, default 0
+        Largest rotation in degrees (images; keep 0 for spectrograms).
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device as ``x``.
+    """
+    import torch
+
+    ms = _as_float_pair(max_shift, "max_shift")
+    mr = _as_float_pair(max_rotation, "max_rotation", n=1)[0]
+    u = torch.rand((x.shape[0], 3), generator=generator, dtype=torch.float64) * 2.0 - 1.0
+    shifts = u[:, :2] * torch.tensor(ms, dtype=torch.float64)
+    return affine(x, shifts, u[:, 2] * mr)
+
+
+def _as_float_pair(value, name, n=2):
+    """value (real >= 0, or n reals >= 0) -> tuple of n floats; clear errors otherwise."""
+    import math
+
+    def ok(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+    if ok(value):
+        return (float(value),) * n
+    try:
+        values = tuple(value)
+    except TypeError:
+        values = None
+    if values is None or len(values) != n or not all(ok(v) for v in values):
+        raise ValueError(f"{name}={value!r} must be a finite real >= 0" + (f" or a sequence of {n} such numbers"
+                                                                         if n > 1 else ""))
+    return tuple(float(v) for v in values)
