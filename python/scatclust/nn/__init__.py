@@ -5,6 +5,7 @@ Importing this subpackage imports torch; ``import scatclust`` alone does not.
 """
 from __future__ import annotations
 
+from ._augment import affine, random_affine, random_shift, shift
 from ._autoencoder import ConvAutoencoder2d, MLPAutoencoder, conv_out_size
 from ._gumbel import TemperatureSchedule, gumbel_softmax
 from ._mlp import MLP, mlp_parameter_count
@@ -16,7 +17,11 @@ __all__ = [
     "MLPAutoencoder",
     "Scattering1D",
     "TemperatureSchedule",
+    "affine",
     "conv_out_size",
     "gumbel_softmax",
     "mlp_parameter_count",
+    "random_affine",
+    "random_shift",
+    "shift",
 ]
