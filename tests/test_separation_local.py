@@ -19,16 +19,7 @@ from scatclust.separation import (TERMS, SeparationLoss, separate, snr_db, spect
                                   wiener_filter)
 from scatclust.separation._reference import TorchSeparationLoss  # noqa: E402
 
-EPS64 = np.finfo(np.float64).eps
-
-
-def _problem(C=1, N=256, R=6, seed=1):
-    rng = np.random.default_rng(seed)
-    P = rng.standard_normal((R, C, N))
-    x = rng.standard_normal((C, N))
-    x[:, 100:130] += 2.0
-    nt = x + 0.3 * rng.standard_normal(x.shape)
-    return x, P, nt
+from test_separation import EPS64, _NumpyLoss, _problem  # noqa: E402  (shared test helpers)
 
 
 # ------------------------------------------------------------------ loss
@@ -55,19 +46,6 @@ def test_pooled_loss_and_gradient_match_torch_reference(C, terms, pool):
     # The pooled term is not the global one (the option is not ignored).
     glob = SeparationLoss(x, P, 4, w, terms, pairs, n_threads=1)(nt)[1]["prior"]
     assert abs(values["prior"] - glob) > 1e-3 * glob
-
-
-class _NumpyLoss(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, nt, loss):
-        total, _, g = loss(nt.detach().numpy())
-        ctx.save_for_backward(torch.from_numpy(g))
-        return torch.tensor(total, dtype=torch.float64)
-
-    @staticmethod
-    def backward(ctx, gout):
-        (g,) = ctx.saved_tensors
-        return gout * g, None
 
 
 def test_pooled_gradcheck():
