@@ -38,7 +38,8 @@ The convolutional autoencoder (the one DEC uses on spectrograms) is the change t
 (+0.01 to +0.02); IDEC's reconstruction term mainly removes the bad runs. The run-to-run spread
 (0.02-0.03 per seed) is as large as the remaining differences, so a 5-seed mean can land on
 either side of 0.85. Reconstruction error did not predict accuracy (correlation about 0 over
-seeds), so keeping the best of several pretrained autoencoders was not pursued.
+seeds), so keeping the best of several pretrained autoencoders was not pursued then; tried on
+2026-12-07 (below), no label-free criterion picked the better restarts.
 
 Data augmentation after DEC-DA (Guo et al. 2018) and the other ideas of issue 7 A, 2026-12-07,
 with this package's DEC on the CPU (one torch thread), tuning seeds 100-113, mean +- std of the
@@ -55,6 +56,11 @@ the pretraining itself changes):
   SGD momentum 0.9, lr 0.01 in the DEC phase (Xie et al.)   0.803 +- 0.028 (100-103)
   k-means n_init 100 instead of 20 on the embedding         0.822 (100-105; identical to n_init 20
                                                             within 0.001 on every seed)
+  best of 3 fits (random_state seed + 1000 r) picked by     single run 0.836 (14 seeds x 3 fits);
+    silhouette / Calinski-Harabasz / Davies-Bouldin /       best criterion +0.005 (final
+    inertia at the k-means start or after DEC, final KL,    silhouette), consensus NMI -0.003,
+    validation MSE, or consensus NMI / ARI to the other     others -0.009 to +0.003; oracle
+    fits (bench/tune_dec_restarts.py)                       0.858. Not added to DEC
 Augmentation in the DEC phase (the KL target of a shifted sample is that of its clean original)
 keeps the labels moving (7 of 8 runs did not meet tol within 3000 batches) and lowers the
 accuracy; in pretraining alone it made early stopping come sooner (290 instead of 390 epochs on
