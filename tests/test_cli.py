@@ -288,6 +288,21 @@ def test_train_cluster_fvae_matches_the_python_api(store, fvae_model, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_train_fvae_kmeans_start_matches_the_python_api(store, tmp_path):
+    import scatclust
+    from scatclust.models import FVAEClustering
+
+    out = str(tmp_path / "fvae_km")
+    assert main(["train", store, "--out", out, "-q", *TINY_FVAE, "--fvae-init", "kmeans",
+                 "--fvae-pretrain-epochs", "1", "--fvae-pretrain-w-z", "0.1"]) == 0
+    assert main(["cluster", store, "--model", out, "--name", "km", "-q"]) == 0
+    X = scatclust.open_features(store, layout="flat").features.values
+    est = FVAEClustering(3, latent_dim=2, hidden=(16,), epochs=2, batch_size=64, random_state=0, init="kmeans",
+                         pretrain_epochs=1, pretrain_w_z=0.1).fit(X)
+    np.testing.assert_array_equal(_labels(store, "km").labels.values, est.labels_)
+    assert _toml(os.path.join(out, "scatclust-train.toml"))["train"]["fvae"]["init"] == "kmeans"
+
+
 def test_run_record_reproduces_the_labels(store, fvae_model, tmp_path):
     out = str(tmp_path / "again")
     rec = os.path.join(fvae_model, "scatclust-train.toml")

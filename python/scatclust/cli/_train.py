@@ -45,6 +45,12 @@ PARAMS = [
     Param("fvae.w_rec", 1.0, "weight of the reconstruction term", lo=0.0),
     Param("fvae.w_z", 1.0, "weight of KL(z|y)", lo=0.0),
     Param("fvae.w_y", 1.0, "weight of KL(y || uniform)", lo=0.0),
+    Param("fvae.init", "random", "start of the mixture prior: 'random', or from the data after pretraining: "
+          "'kmeans' (k-means on the latent means; best on the synthetic Mars bench) or 'gmm'",
+          choices=("random", "kmeans", "gmm")),
+    Param("fvae.pretrain_epochs", 0, "epochs (counted in fvae.epochs) trained as a plain VAE before the mixture "
+          "prior is initialised", unit="epochs", lo=0),
+    Param("fvae.pretrain_w_z", 0.01, "weight of KL(q(z|x) || N(0, I)) during pretraining", lo=0.0),
     # [train.dec]: scatclust.cluster.DEC on the standardised features of each scale
     Param("dec.latent_dim", 10, "embedding size", unit="dimensions", lo=1),
     Param("dec.hidden", [500, 500, 2000], "MLP autoencoder widths", unit="units", type="int_list", lo=1),
