@@ -295,11 +295,11 @@ def test_train_fvae_kmeans_start_matches_the_python_api(store, tmp_path):
     out = str(tmp_path / "fvae_km")
     assert main(["train", store, "--out", out, "-q", *TINY_FVAE, "--fvae-init", "kmeans",
                  "--fvae-pretrain-epochs", "1", "--fvae-pretrain-w-z", "0.1"]) == 0
-    assert main(["cluster", store, "--model", out, "--name", "km", "-q"]) == 0
+    assert main(["cluster", store, "--model", out, "--name", "fvae_km", "-q"]) == 0
     X = scatclust.open_features(store, layout="flat").features.values
     est = FVAEClustering(3, latent_dim=2, hidden=(16,), epochs=2, batch_size=64, random_state=0, init="kmeans",
                          pretrain_epochs=1, pretrain_w_z=0.1).fit(X)
-    np.testing.assert_array_equal(_labels(store, "km").labels.values, est.labels_)
+    np.testing.assert_array_equal(_labels(store, "fvae_km").labels.values, est.labels_)
     assert _toml(os.path.join(out, "scatclust-train.toml"))["train"]["fvae"]["init"] == "kmeans"
 
 
