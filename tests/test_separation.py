@@ -39,20 +39,28 @@ def test_loss_and_gradient_match_torch_reference(C, terms):
     # Oracle: the same loss written from the definitions in torch (moments by FFT convolution,
     # statistics recomputed in torch, the prior term as a literal mean over k), torch autograd
     # for the gradient. Tolerance: 1e-10 relative (float64, sums of a few thousand terms).
+    _check_against_torch_reference(C, terms)
+
+
+def _check_against_torch_reference(C, terms, pool=None, rtol=1e-10):
+    """C++ loss, its terms and gradient vs TorchSeparationLoss + autograd on _problem(C); returns
+    (x, P, nt, w, pairs, values) for further checks."""
     x, P, nt = _problem(C=C)
     w, pairs = (1.0, 0.7, 1.3), [0, 2, 3]
-    ours = SeparationLoss(x, P, 4, w, terms, pairs, n_threads=1)
-    ref = TorchSeparationLoss(x, P, 4, w, terms, pairs)
+    ours = SeparationLoss(x, P, 4, w, terms, pairs, n_threads=1, pool=pool)
+    ref = TorchSeparationLoss(x, P, 4, w, terms, pairs, pool=pool)
     total, values, g = ours(nt)
     t = torch.tensor(nt, requires_grad=True)
     rt, rv = ref(t)
     rt.backward()
     assert set(values) == set(rv) == set(terms)
     for k in values:
-        assert abs(values[k] - float(rv[k].detach())) <= 1e-10 * abs(float(rv[k].detach()))
-    assert abs(total - float(rt.detach())) <= 1e-10 * abs(float(rt.detach()))
+        r = float(rv[k].detach())
+        assert abs(values[k] - r) <= rtol * abs(r), (k, values[k], r)
+    assert abs(total - float(rt.detach())) <= rtol * abs(float(rt.detach()))
     gr = t.grad.numpy()
-    assert np.max(np.abs(g - gr)) <= 1e-10 * np.max(np.abs(gr))
+    assert np.max(np.abs(g - gr)) <= rtol * np.max(np.abs(gr))
+    return x, P, nt, w, pairs, values
 
 
 def test_loss_at_priors_is_order_one():

@@ -17,9 +17,8 @@ torch = pytest.importorskip("torch")
 from scatclust.datasets import separation_toy  # noqa: E402
 from scatclust.separation import (TERMS, SeparationLoss, separate, snr_db, spectral_cap,  # noqa: E402
                                   wiener_filter)
-from scatclust.separation._reference import TorchSeparationLoss  # noqa: E402
 
-from test_separation import EPS64, _NumpyLoss, _problem  # noqa: E402  (shared test helpers)
+from test_separation import EPS64, _check_against_torch_reference, _NumpyLoss, _problem  # noqa: E402
 
 
 # ------------------------------------------------------------------ loss
@@ -29,20 +28,7 @@ from test_separation import EPS64, _NumpyLoss, _problem  # noqa: E402  (shared t
 def test_pooled_loss_and_gradient_match_torch_reference(C, terms, pool):
     # pool=96 on N=256: two blocks centred (offset 32), samples at both ends left out.
     # Tolerance: 1e-10 relative (float64; sums of a few thousand terms).
-    x, P, nt = _problem(C=C)
-    w, pairs = (1.0, 0.7, 1.3), [0, 2, 3]
-    ours = SeparationLoss(x, P, 4, w, terms, pairs, n_threads=1, pool=pool)
-    ref = TorchSeparationLoss(x, P, 4, w, terms, pairs, pool=pool)
-    total, values, g = ours(nt)
-    t = torch.tensor(nt, requires_grad=True)
-    rt, rv = ref(t)
-    rt.backward()
-    assert set(values) == set(rv) == set(terms)
-    for k in values:
-        r = float(rv[k].detach())
-        assert abs(values[k] - r) <= 1e-10 * abs(r), (k, values[k], r)
-    gr = t.grad.numpy()
-    assert np.max(np.abs(g - gr)) <= 1e-10 * np.max(np.abs(gr))
+    x, P, nt, w, pairs, values = _check_against_torch_reference(C, terms, pool=pool)
     # The pooled term is not the global one (the option is not ignored).
     glob = SeparationLoss(x, P, 4, w, terms, pairs, n_threads=1)(nt)[1]["prior"]
     assert abs(values["prior"] - glob) > 1e-3 * glob
