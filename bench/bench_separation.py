@@ -4,6 +4,7 @@ reference loss, and (when the baselines/toy generators are present) its quality.
     OMP_NUM_THREADS=2 PYTHONPATH=python python bench/bench_separation.py            # speed
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_separation.py --quality --no-speed  # SNR tables
     ... bench/bench_separation.py --quality --no-speed --pool 128 --no-full   # + time-localised prior term
+    ... bench/bench_separation.py --quality --no-speed --gain [--seed0 100 --mars-seeds 4]   # gain solve
     ... bench/bench_separation.py --edges --no-speed   # segment seams: overlap-add vs srcsep's
     python bench/bench_separation.py --quick        # N=1024, J=6, R=20 (smoke run)
 
@@ -156,7 +157,7 @@ def edges(seeds, L=1024, n_seg=8, J=8, R=100, overlap=256):
     print(table(rows, ["overlap", "SNR whole (dB)", "SNR within 32 samples of seams (dB)", "seam jump ratio"]))
 
 
-def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=True, seed0=0):
+def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=True, seed0=0, gain=False):
     """SNR tables of ``separate`` next to the baselines (sepdata's harness and generators).
 
     Plugs into ``bench/bench_separation_baselines.py``'s ``quality_table`` (methods are
@@ -168,7 +169,10 @@ def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=T
     (block length), also the time-localised prior term (``separate(pool=pool)``) and the same
     followed by the spectral cap (``post='cap'``), the local term from the capped mixture
     (``init='cap'``) and the cap alone (``spectral_cap``, a baseline); ``full=False`` leaves the full loss out;
-    ``seed0`` shifts every seed (e.g. 100 for the tuning seeds).
+    ``seed0`` shifts every seed (e.g. 100 for the tuning seeds). ``gain=True``: a compact set
+    instead, the two baselines and the cap, the default of 2026-12-07 (``variable='samples'``,
+    ``pool=128``, ``init='cap'``), the time-frequency gain solve without its stationary fallback
+    (``stationary=None``) and the current default (``variable='gain'``).
     """
     try:
         from bench_separation_baselines import BASELINES, MARS_SETUPS, TOY_SETUPS, quality_table
@@ -184,19 +188,30 @@ def quality(seeds, setups, n, R, mars_seeds=2, per_event=True, pool=None, full=T
             return res.background, res.source
         return method
 
-    methods = {**BASELINES, "separate (prior)": ours(), "separate (prior, init=wiener)": ours(init="wiener")}
+    # The rows name the settings they were measured with (the defaults have changed over time).
+    old = dict(variable="samples", pool=None, init="x")
+    methods = {**BASELINES, "separate (prior)": ours(**old),
+               "separate (prior, init=wiener)": ours(**{**old, "init": "wiener"})}
     if pool is not None:
-        methods[f"separate (pool={pool})"] = ours(pool=pool)
-        methods[f"separate (pool={pool}, post=cap)"] = ours(pool=pool, post="cap")
-        methods[f"separate (pool={pool}, init=cap)"] = ours(pool=pool, init="cap")
+        methods[f"separate (pool={pool})"] = ours(variable="samples", pool=pool, init="x")
+        methods[f"separate (pool={pool}, post=cap)"] = ours(variable="samples", pool=pool, init="x", post="cap")
+        methods[f"separate (pool={pool}, init=cap)"] = ours(variable="samples", pool=pool, init="cap")
         from scatclust.separation import spectral_cap
 
         methods["spectral_cap"] = spectral_cap   # the cap alone (quantile 0.75), as a baseline
+    if gain:
+        from scatclust.separation import spectral_cap
+
+        methods = {"wiener": BASELINES["wiener"], "bandpass": BASELINES["bandpass"], "spectral_cap": spectral_cap,
+                   "separate (samples, pool=128, init=cap)": ours(variable="samples", pool=128, init="cap"),
+                   "separate (gain, stationary=None)": ours(stationary=None),
+                   "separate (default: gain)": ours()}
+        full = False
     rows = []
     toy = [s for s in setups if s in TOY_SETUPS]
     mars = [s for s in setups if s in MARS_SETUPS]
     if toy:
-        toy_methods = {**methods, "separate (full)": ours(terms=TERMS)} if full else methods
+        toy_methods = {**methods, "separate (full)": ours(terms=TERMS, **old)} if full else methods
         rows += quality_table(toy_methods, seeds=range(seed0, seed0 + seeds), setups=toy, n=n, R=R)
     if mars:
         print()
@@ -218,6 +233,9 @@ def main():
     ap.add_argument("--pool", type=int, default=None,
                     help="quality part: also separate(pool=POOL) with post='cap' / init='cap', and spectral_cap")
     ap.add_argument("--no-full", action="store_true", help="quality part: leave the full loss out")
+    ap.add_argument("--gain", action="store_true",
+                    help="quality part: compact table of the time-frequency gain solve (variable='gain') against "
+                         "the baselines, the cap and the 2026-12-07 default")
     ap.add_argument("--seed0", type=int, default=0, help="first seed of the quality part (100: tuning seeds)")
     ap.add_argument("--threads", default="1,2", help="thread counts of the speed table (default 1,2)")
     a = ap.parse_args()
@@ -228,7 +246,8 @@ def main():
     if a.edges:
         edges(3 if a.quick else a.seeds)
     if a.quality:
-        quality(a.seeds, a.setups, N, R, mars_seeds=a.mars_seeds, pool=a.pool, full=not a.no_full, seed0=a.seed0)
+        quality(a.seeds, a.setups, N, R, mars_seeds=a.mars_seeds, pool=a.pool, full=not a.no_full, seed0=a.seed0,
+                gain=a.gain)
 
 
 if __name__ == "__main__":

@@ -547,6 +547,12 @@ def test_separate_matches_the_python_api(store, fvae_model, mseed, tmp_path, cap
     ref2 = separate(z["mixture"], priors, J=6, max_iter=5, random_state=0, n_threads=1, pool=64, init="x",
                     post="cap")
     np.testing.assert_array_equal(np.load(os.path.join(out2, "separation.npz"))["background"], ref2.background)
+    out4 = str(tmp_path / "sep4")
+    assert main(argv[:-1] + [out4, "--variable", "samples", "--init", "wiener"]) == 0
+    ref4 = separate(z["mixture"], priors, J=6, max_iter=5, random_state=0, n_threads=1, variable="samples",
+                    init="wiener")
+    np.testing.assert_array_equal(np.load(os.path.join(out4, "separation.npz"))["background"], ref4.background)
+    assert not np.array_equal(ref4.background, ref.background)
     assert main(argv[:-1] + [str(tmp_path / "sep3"), "--pool", "1"]) == 2
     assert "pool=1" in capsys.readouterr().err
     # a second run into the same directory needs --overwrite; target given twice; unknown label set

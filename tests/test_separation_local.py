@@ -72,8 +72,9 @@ def test_local_prior_beats_wiener_on_toy_glitches():
     for seed in (300, 301, 302):
         c = separation_toy("glitch", n=2048, R=100, seed=seed)
         snr_w = snr_db(wiener_filter(c.x, c.priors)[0], c.n)
-        snr_g = snr_db(separate(c.x, c.priors, random_state=0, n_threads=1, init="x", pool=None).background, c.n)
-        res = separate(c.x, c.priors, random_state=0, n_threads=1, init="x", pool=128)
+        snr_g = snr_db(separate(c.x, c.priors, random_state=0, n_threads=1, init="x", pool=None,
+                                  variable="samples").background, c.n)
+        res = separate(c.x, c.priors, random_state=0, n_threads=1, init="x", pool=128, variable="samples")
         snr_p = snr_db(res.background, c.n)
         assert res.diagnostics["pool"] == 128 and res.n_iter > 0
         assert snr_p >= snr_w, (seed, snr_w, snr_p)
@@ -158,7 +159,7 @@ def test_init_cap_starts_from_the_capped_mixture():
     P = rng.standard_normal((20, 512))
     x = rng.standard_normal(512)
     x[300:320] += 4.0 * np.hanning(20)
-    res = separate(x, P, J=5, pool=64, init="cap", n_threads=1)
+    res = separate(x, P, J=5, pool=64, init="cap", variable="samples", n_threads=1)
     sc = P.std()
     loss = SeparationLoss(x[None] / sc, P[:, None] / sc, 5, (1, 1, 1), ("prior",), [0], n_threads=1, pool=64)
     start = loss(spectral_cap(x[None] / sc, P[:, None] / sc)[0], grad=False)[0]
@@ -166,17 +167,24 @@ def test_init_cap_starts_from_the_capped_mixture():
     assert abs(res.loss_history["total"][0] - start) <= 1e-12 * start
 
 
-def test_default_is_local_term_from_the_cap_on_long_segments_only():
-    # The 'auto' rule: pool=128 and ñ0 = spectral cap on segments >= 512 samples, the global
-    # term (from the cap) on shorter ones. Oracle: the explicit settings, bit for bit.
+def test_default_is_local_term_on_long_segments_only():
+    # The 'auto' rule: pool=128 on segments >= 512 samples, the global term on shorter ones;
+    # since 2026-12-07 (second change) the default solves for a time-frequency gain of x
+    # (variable='gain', ñ0 = x, stationary fallback 0.5). Oracle: the explicit settings, bit for
+    # bit; and the samples path keeps its own default start, the cap.
     rng = np.random.default_rng(5)
     for n, pool in ((1024, 128), (256, None)):
         P = rng.standard_normal((12, n))
         x = rng.standard_normal(n)
         x[n // 3:n // 3 + 20] += 5.0
         a = separate(x, P, J=4, max_iter=4, n_threads=1)
-        b = separate(x, P, J=4, max_iter=4, n_threads=1, init="cap", pool=pool)
+        b = separate(x, P, J=4, max_iter=4, n_threads=1, variable="gain", init="x", pool=pool, gain_grid=(64, 33),
+                     stationary=0.5)
         np.testing.assert_array_equal(a.background, b.background)
-        assert a.diagnostics["pool"] == pool and a.diagnostics["init"] == "cap"
+        assert a.diagnostics["pool"] == pool and a.diagnostics["init"] == "x" and a.diagnostics["variable"] == "gain"
+        c = separate(x, P, J=4, max_iter=4, n_threads=1, variable="samples")
+        d = separate(x, P, J=4, max_iter=4, n_threads=1, variable="samples", init="cap", pool=pool)
+        np.testing.assert_array_equal(c.background, d.background)
+        assert c.diagnostics["init"] == "cap"
     with pytest.raises(ValueError, match="pool"):
         separate(x, P, J=4, pool="always", n_threads=1)

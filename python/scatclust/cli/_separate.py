@@ -52,8 +52,10 @@ PARAMS = [
     Param("terms", ["prior"], "loss terms: any of prior, mixture, independence", type="str_list"),
     Param("max_iter", 40, "L-BFGS iterations per segment (a cap; the discrepancy stop usually ends sooner)",
           unit="iterations", lo=1),
-    Param("init", "cap", "starting point: 'cap' (spectral cap of the segment), 'wiener' or 'x' (the record)",
-          choices=("cap", "wiener", "x")),
+    Param("variable", "gain", "what the solve optimises: 'gain' (a time-frequency gain of the record, in [0, 1]) "
+          "or 'samples' (the samples of the background)", choices=("gain", "samples")),
+    Param("init", "", "starting point of --variable samples: '' = auto ('cap' for samples, 'x' for gain), "
+          "'cap' (spectral cap of the segment), 'wiener' or 'x' (the record)", choices=("", "cap", "wiener", "x")),
     Param("pool", 0, "block length of the time-localised prior term; 0 = auto (128 on segments of >= 512 "
           "samples), -1 = the global term", unit="samples", lo=-1),
     Param("post", "", "last step on the background: '' none, 'cap' or 'wiener'", choices=("", "cap", "wiener")),
@@ -205,7 +207,8 @@ def run_separate(ctx, c, plan):
     t0 = time.perf_counter()
     res = separate(x, priors, J=c["J"], terms=tuple(c["terms"]), max_iter=c["max_iter"],
                    segment=seg if N > seg else None, overlap=c["overlap"] if N > seg else None,
-                   random_state=c["seed"], n_threads=c["threads"] or None, init=c["init"],
+                   random_state=c["seed"], n_threads=c["threads"] or None, init=c["init"] or None,
+                   variable=c["variable"],
                    pool={0: "auto", -1: None}.get(c["pool"], c["pool"]), post=c["post"] or None)
     wall = time.perf_counter() - t0
 

@@ -1,7 +1,8 @@
 """Source separation in scattering-spectra space (issue 8).
 
 ``separate(x, priors)`` estimates the source n described by prior realisations n_1..n_R from
-an observation x = n + s by L-BFGS on the samples, with the scattering-spectra loss of
+an observation x = n + s by L-BFGS on a time-frequency gain of x (or on the samples of the
+estimate), with the scattering-spectra loss of
 :mod:`scatclust.separation._loss` (C++ moments and VJP). ``select_priors`` /
 ``priors_from_model`` pick the priors; ``plot_separation`` draws a result.
 
