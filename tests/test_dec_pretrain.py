@@ -1,4 +1,4 @@
-"""DEC pretraining options: denoising (``noise``), ``weight_decay``, ``lr_schedule``, and the
+"""DEC pretraining options: denoising (``noise``), ``weight_decay``, and the
 space of the k-means start (``init_embedding``); ``scatclust.nn.corrupt``."""
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def test_dec_noise_reproducible_and_changes_training():
 
 def test_dec_noise_save_load(tmp_path):
     X, _ = blobs(n_per=10)
-    est = DEC(3, noise="gaussian", noise_level=0.1, weight_decay=1e-3, lr_schedule="cosine", init_embedding="l2",
+    est = DEC(3, noise="gaussian", noise_level=0.1, weight_decay=1e-3, init_embedding="l2",
               random_state=0, **dict(FAST, pretrain_epochs=3, max_iter=5)).fit(X)
     est.save(tmp_path / "a.pt")
     back = DEC.load(tmp_path / "a.pt")
@@ -157,7 +157,7 @@ def test_dec_noise_save_load(tmp_path):
     np.testing.assert_array_equal(back.predict(X), est.labels_)
 
 
-# ---- weight decay and learning-rate schedule ----------------------------------------------------
+# ---- weight decay ----------------------------------------------------
 def test_dec_weight_decay_reaches_pretraining_optimizer(monkeypatch):
     made = []
     real = torch.optim.Adam
@@ -175,21 +175,6 @@ def test_dec_weight_decay_reaches_pretraining_optimizer(monkeypatch):
     b = DEC(3, random_state=0, **FAST).fit(X)
     assert made[-2]["weight_decay"] == 0.0
     assert a.history_["pretrain_loss"] != b.history_["pretrain_loss"]
-
-
-@pytest.mark.parametrize("epochs", [1, 7, 12])
-def test_dec_cosine_schedule_matches_formula(epochs):
-    X, _ = blobs(n_per=10)
-    lr = 2e-3
-    est = DEC(3, lr=lr, lr_schedule="cosine", validation_fraction=0.0, random_state=0,
-              **dict(FAST, pretrain_epochs=epochs, max_iter=0)).fit(X)
-    want = [lr * (1 + math.cos(math.pi * e / epochs)) / 2 for e in range(epochs)]  # closed form
-    np.testing.assert_allclose(est.history_["pretrain_lr"], want, rtol=1e-12, atol=1e-15)
-    const = DEC(3, lr=lr, validation_fraction=0.0, random_state=0,
-                **dict(FAST, pretrain_epochs=epochs, max_iter=0)).fit(X)
-    assert const.history_["pretrain_lr"] == [lr] * epochs
-    if epochs > 1:
-        assert est.history_["pretrain_loss"][1:] != const.history_["pretrain_loss"][1:]
 
 
 # ---- space of the k-means start -----------------------------------------------------------------
@@ -247,7 +232,5 @@ def test_pretrain_option_errors():
         DEC(3, noise="masking", noise_level=1.0).fit(X)
     with pytest.raises(ValueError, match="weight_decay=-1.0 must be >= 0"):
         DEC(3, weight_decay=-1.0).fit(X)
-    with pytest.raises(ValueError, match="lr_schedule='step' must be one of 'constant', 'cosine'"):
-        DEC(3, lr_schedule="step").fit(X)
     with pytest.raises(ValueError, match="init_embedding='pca' must be one of 'raw', 'l2', 'standard'"):
         DEC(3, init_embedding="pca").fit(X)
