@@ -130,6 +130,26 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         a 1-sequence for 'mlp'). Integers for 'shift'; 'affine' also takes fractions.
     max_rotation : float >= 0, default 0
         Largest rotation in degrees for ``augment='affine'`` (images; keep 0 for spectrograms).
+    noise : None, 'gaussian' or 'masking', default None
+        Denoising pretraining (Vincent et al. 2010; DEC pretrains a stacked denoising
+        autoencoder): the encoder sees a corrupted copy of each training batch and the
+        decoder must rebuild the uncorrupted one (:func:`scatclust.nn.corrupt`). 'gaussian'
+        adds noise of standard deviation ``noise_level``; 'masking' zeroes each input with
+        probability ``noise_level``. Only the pretraining is corrupted: validation, the k-means
+        start and the DEC phase use the clean data. None: plain autoencoder.
+    noise_level : float >= 0, default 0.2
+        Noise standard deviation ('gaussian', units of X) or zeroing probability ('masking',
+        < 1) of ``noise``.
+    weight_decay : float >= 0, default 0
+        L2 penalty (Adam's ``weight_decay``) on the autoencoder weights during pretraining.
+    init_embedding : {'raw', 'l2', 'standard'}, default 'raw'
+        Space in which k-means finds the starting partition of the embeddings: as they are,
+        each embedding divided by its Euclidean norm ('l2'), or each latent coordinate
+        centred and divided by its standard deviation ('standard'). The starting centres
+        are the means of the (raw) embeddings of each k-means cluster, so the DEC phase
+        always works on the raw embedding. (On scikit-learn's digits neither this nor
+        ``weight_decay`` nor ``noise`` changed the accuracy beyond the seed-to-seed noise over
+        27 tuning seeds: ``bench/RESULTS.md``.)
     augment_clustering : bool, default False
         Also augment in the DEC phase, as DEC-DA does: the soft assignment of a shifted sample
         is pulled towards the target distribution of its clean original. On scikit-learn's
@@ -185,6 +205,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                  dec_optimizer="adam", dec_lr=None,
                  update_interval=140, tol=1e-3, gamma=0.0, alpha=1.0, n_init=20, validation_fraction=0.1,
                  patience=10, augment=None, max_shift=1, max_rotation=0.0, augment_clustering=False,
+                 noise=None, noise_level=0.2, weight_decay=0.0, init_embedding="raw",
                  random_state=None, device="cpu", verbose=False):
         self.n_clusters = n_clusters
         self.architecture = architecture
@@ -208,6 +229,10 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         self.max_shift = max_shift
         self.max_rotation = max_rotation
         self.augment_clustering = augment_clustering
+        self.noise = noise
+        self.noise_level = noise_level
+        self.weight_decay = weight_decay
+        self.init_embedding = init_embedding
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -241,6 +266,14 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                              "augment(xb, generator)")
         if not isinstance(self.augment_clustering, (bool, np.bool_)):
             raise ValueError(f"augment_clustering={self.augment_clustering!r} must be True or False")
+        if self.noise is not None:
+            check_choice(self.noise, "noise", ("gaussian", "masking"))
+        level = _check_real(self.noise_level, "noise_level", lo=0)
+        if self.noise == "masking" and level >= 1:
+            raise ValueError(f"noise_level={level} must be < 1 for noise='masking' (the probability of zeroing an "
+                             "input); use e.g. 0.2")
+        _check_real(self.weight_decay, "weight_decay", lo=0)
+        check_choice(self.init_embedding, "init_embedding", ("raw", "l2", "standard"))
         return k
 
     def _augmenter(self, arch):
@@ -363,11 +396,31 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             history = {"pretrain_loss": [], "val_loss": [], "target_updates": [], "delta_label": [], "kl_loss": []}
             self._pretrain(X, gen, history)
             z = self._embed(X)
-            km = KMeans(k, n_init=check_int(self.n_init, "n_init", lo=1), random_state=seed % (2 ** 32)).fit(z)
-            self.cluster_centers_ = np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
+            self.cluster_centers_ = self._initial_centers(z, k, seed)
             self._dec(X, gen, history)
         self.history_ = history
         return self
+
+    def _initial_centers(self, z, k, seed):
+        """k-means start on the (optionally normalised) embeddings z; centres in the raw space."""
+        zk = z
+        if self.init_embedding == "l2":
+            zk = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+        elif self.init_embedding == "standard":
+            sd = z.std(axis=0)
+            zk = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        km = KMeans(k, n_init=check_int(self.n_init, "n_init", lo=1), random_state=seed % (2 ** 32))
+        km.fit(np.ascontiguousarray(zk, dtype=np.float32))
+        if self.init_embedding == "raw":
+            return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
+        # Mean raw embedding of each cluster found in the normalised space (an empty cluster,
+        # which k-means does not leave, would keep a random sample as its centre).
+        labels = np.asarray(km.labels_)
+        centers = np.empty((k, z.shape[1]), dtype=np.float64)
+        for c in range(k):
+            members = z[labels == c]
+            centers[c] = members.mean(axis=0) if len(members) else z[(seed + c) % len(z)]
+        return np.ascontiguousarray(centers, dtype=np.float32)
 
     def _log(self, msg):
         if self.verbose:
@@ -375,6 +428,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
 
     def _pretrain(self, X, gen, history):
         import torch
+
+        from ..nn._augment import corrupt
 
         n = X.shape[0]
         epochs = check_int(self.pretrain_epochs, "pretrain_epochs", lo=0)
@@ -385,7 +440,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         val_idx, train_idx = np.sort(perm[:n_val]), perm[n_val:]
         Xt = torch.from_numpy(X)
         model = self.model_
-        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
+        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
+        noise, level = self.noise, float(self.noise_level)
         best, best_state, best_epoch, waited = math.inf, None, -1, 0
         history["pretrain_epochs"] = 0
         for epoch in range(epochs):
@@ -396,7 +452,11 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 xb = Xt[order[s:s + bs]].to(self._device)
                 if self._aug is not None:
                     xb = self._aug(xb, gen)  # reconstruct the augmented sample (DEC-DA)
-                _, xh = model(xb)
+                if noise is not None:
+                    # Denoising AE: encode a corrupted copy, reconstruct the uncorrupted batch.
+                    _, xh = model(corrupt(xb, noise, level, gen))
+                else:
+                    _, xh = model(xb)
                 loss = torch.nn.functional.mse_loss(xh, xb)
                 opt.zero_grad()
                 loss.backward()

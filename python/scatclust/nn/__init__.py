@@ -5,7 +5,7 @@ Importing this subpackage imports torch; ``import scatclust`` alone does not.
 """
 from __future__ import annotations
 
-from ._augment import affine, random_affine, random_shift, shift
+from ._augment import affine, corrupt, random_affine, random_shift, shift
 from ._autoencoder import ConvAutoencoder2d, MLPAutoencoder, conv_out_size
 from ._gumbel import TemperatureSchedule, gumbel_softmax
 from ._mlp import MLP, mlp_parameter_count
@@ -19,6 +19,7 @@ __all__ = [
     "TemperatureSchedule",
     "affine",
     "conv_out_size",
+    "corrupt",
     "gumbel_softmax",
     "mlp_parameter_count",
     "random_affine",

@@ -1,4 +1,5 @@
-"""Data augmentation for image-like samples (spectrograms, small images): random shifts.
+"""Data augmentation for image-like samples (spectrograms, small images): random shifts; input
+corruption for denoising autoencoders (:func:`corrupt`).
 
 Used by :class:`scatclust.cluster.DEC` (``augment='shift'``), after DEC-DA (Guo et al. 2018,
 "Deep embedded clustering with data augmentation"): the autoencoder and the clustering
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["affine", "random_affine", "random_shift", "shift"]
+__all__ = ["affine", "corrupt", "random_affine", "random_shift", "shift"]
 
 
 def _as_shift_tuple(max_shift, n_axes, name="max_shift"):
@@ -237,3 +238,59 @@ def _as_float_pair(value, name, n=2):
         raise ValueError(f"{name}={value!r} must be a finite real >= 0" + (f" or a sequence of {n} such numbers"
                                                                          if n > 1 else ""))
     return tuple(float(v) for v in values)
+
+
+def corrupt(x, kind, level, generator=None):
+    """Corrupt a batch for denoising-autoencoder training (Vincent et al. 2010).
+
+    'gaussian': ``x + level * e`` with ``e`` standard normal, independent per element;
+    'masking': ``x * m`` with ``m`` Bernoulli(1 - ``level``) per element (each input is set to
+    zero with probability ``level``, as in the stacked denoising autoencoder that DEC pretrains,
+    Xie et al. 2016, who used ``level=0.2``). The draws are made on the CPU in float32 from
+    ``generator`` (``torch.randn`` / ``torch.rand``), then moved to ``x``'s device and dtype.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, any shape
+        Batch of samples.
+    kind : {'gaussian', 'masking'}
+    level : float >= 0
+        Standard deviation of the noise ('gaussian', in the units of ``x``) or probability of
+        zeroing an input ('masking', < 1). 0 returns ``x`` unchanged (no draws are made).
+    generator : torch.Generator, optional
+        Source of the noise (the same generator state gives the same corruption).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device as ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from scatclust.nn import corrupt
+    >>> y = corrupt(torch.ones(2, 1000), "masking", 0.25, torch.Generator().manual_seed(0))
+    >>> y.shape, 0.2 < float((y == 0).float().mean()) < 0.3
+    (torch.Size([2, 1000]), True)
+    """
+    import math
+
+    import torch
+
+    if kind not in ("gaussian", "masking"):
+        raise ValueError(f"kind={kind!r} must be 'gaussian' or 'masking'")
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not math.isfinite(level) or level < 0:
+        raise ValueError(f"level={level!r} must be a finite real >= 0 (noise std for 'gaussian', zeroing "
+                         "probability for 'masking')")
+    if kind == "masking" and level >= 1:
+        raise ValueError(f"level={level!r} must be < 1 for kind='masking' (it is the probability of zeroing an "
+                         "input; 1 would zero everything)")
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"x has dtype {x.dtype}; a floating-point tensor is needed")
+    if level == 0:
+        return x
+    if kind == "gaussian":
+        e = torch.randn(tuple(x.shape), generator=generator, dtype=torch.float32)
+        return x + float(level) * e.to(device=x.device, dtype=x.dtype)
+    keep = torch.rand(tuple(x.shape), generator=generator, dtype=torch.float32) >= float(level)
+    return x * keep.to(device=x.device, dtype=x.dtype)
