@@ -213,7 +213,10 @@ class FVAEClustering:
             raise ValueError(f"{name}.shape={X.shape} has no windows")
         if not np.isfinite(X).all():
             raise ValueError(f"{name} contains NaN or inf values")
-        return X
+        # C order whatever the caller's layout (ScatteringPyramid features have the feature axis
+        # outermost): the float32 products sum in a layout-dependent order, and equal values must
+        # give equal fits (bench/RESULTS.md, "Reproducibility between processes").
+        return np.ascontiguousarray(X)
 
     def _normalise(self, X):
         self._check_fitted()
