@@ -373,6 +373,59 @@ def test_kmeans_init_equals_sklearn_kmeans_of_latent_means(learn_weights):
             np.testing.assert_allclose(est.model_.prior_logits[s].detach().numpy()[order], np.log(frac), atol=1e-6)
 
 
+def test_kmeans_init_floors_the_prior_variance_of_a_one_window_cluster():
+    # The state seen on the Mars bench (record 10, 30 pretraining epochs with pretrain_w_z=0.01): one
+    # outlier window alone in its k-means cluster, its posterior log-variance ~ -30, so the cluster's
+    # prior variance was var (0) + exp(-30), and the first relaxed sample y~ with weight on it gave a
+    # KL_z of ~1e14 (mean training loss 7.9e11 in the first mixture epoch). Hand-set encoder:
+    # identity trunk, m = x, v = -30 for every window.
+    from sklearn.cluster import KMeans as SkKMeans
+
+    rng = np.random.default_rng(4)
+    F = d = K = 3
+    Z = np.concatenate([rng.normal(size=(100, F)), rng.normal(size=(100, F)) + [8.0, 0, 0], [[4.0, 12.0, 0]]])
+    x = torch.from_numpy(Z[:, None, :].astype(np.float32))
+    torch.manual_seed(0)
+    model = FactorialVAE(F, 1, K, d, hidden=())
+    v = -30.0
+    with torch.no_grad():
+        W, b = model.z_heads[0].weight, model.z_heads[0].bias
+        W.zero_(), b.zero_()
+        W[:d, :F] = torch.eye(F)
+        b[d:] = v
+    est = FVAEClustering(K, latent_dim=d, hidden=(), init="kmeans", pretrain_epochs=1)
+    est._init_mixture(model, x, seed=0, device=torch.device("cpu"))
+    # oracle clusters (sklearn): the outlier is alone
+    sk = SkKMeans(K, n_init=10, random_state=0).fit(Z)
+    alone = sk.labels_[-1]
+    assert np.sum(sk.labels_ == alone) == 1
+    mu = model.prior_mean[0].detach().double().numpy()
+    order = np.argmin(((sk.cluster_centers_[:, None] - mu[None]) ** 2).sum(-1), 1)
+    assert sorted(order) == list(range(K))
+    mu, lv = mu[order], model.prior_logvar[0].detach().double().numpy()[order]
+    pv = np.exp(v)
+    total = Z.var(0) + pv  # variance of all windows' latents per dimension
+    for k in range(K):
+        var = Z[sk.labels_ == k].var(0) + pv
+        # the floor (1e-4 of the total) acts only on the one-window cluster; float32 latents: 1e-5
+        want = np.log(np.maximum(var, 1e-4 * total)) if k == alone else np.log(var)
+        np.testing.assert_allclose(lv[k], want, rtol=0, atol=1e-5, err_msg=f"cluster {k}")
+    # analytic KL(q(z|x_i) || p(z|y=k)) of every window to every cluster (a relaxed sample can put
+    # its weight anywhere): finite and within the bound that a prior variance >= 1e-4 * total gives,
+    # 1/2 sum_j [log(var_kj / pv) + (m_ij - mu_kj)^2 / (1e-4 total_j)] with var_kj <= total_j + range_j^2
+    kl = 0.5 * (lv[None] - v + (pv + (Z[:, None] - mu[None]) ** 2) * np.exp(-lv[None]) - 1).sum(-1)
+    rng_j = Z.max(0) - Z.min(0)
+    bound = 0.5 * (np.log((total + rng_j ** 2) / pv) + rng_j ** 2 / (1e-4 * total)).sum()
+    assert np.isfinite(kl).all() and kl.max() <= bound, (kl.max(), bound)  # without the floor: 1.4e15
+    # the model's own KL term agrees with the analytic one (y one-hot on the one-window cluster)
+    y = torch.zeros(len(Z), K, dtype=torch.float32)
+    y[:, order[alone]] = 1.0
+    with torch.no_grad():
+        m_, v_ = model.z_posterior(model.trunk(x), 0, y)
+        kl_model = gaussian_kl(m_, v_, y @ model.prior_mean[0], y @ model.prior_logvar[0]).double().numpy()
+    np.testing.assert_allclose(kl_model, kl[:, alone], rtol=1e-4)
+
+
 def test_gmm_init_and_pretraining_reproducible_and_resumable(tmp_path):
     pytest.importorskip("sklearn.mixture")
     X, _, _ = _nested(6, n=200, F=5)

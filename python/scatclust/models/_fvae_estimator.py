@@ -21,6 +21,9 @@ __all__ = ["FVAEClustering"]
 _FORMAT = "scatclust.FVAEClustering/1"
 # Parameters that may differ between a checkpoint and the estimator that resumes it.
 _RESUMABLE = ("epochs", "verbose", "device")
+# Smallest prior variance of a cluster from ``init``, relative to the variance of all windows'
+# latents in that dimension (see ``_init_mixture``).
+_VAR_FLOOR = 1e-4
 
 
 class FVAEClustering:
@@ -65,7 +68,9 @@ class FVAEClustering:
         :class:`scatclust.cluster.KMeans` (k-means++, 10 inits) or a diagonal
         ``sklearn.mixture.GaussianMixture`` (scikit-learn needed; 3 inits), and each
         cluster's prior mean is set to the cluster's mean of m_s and its log-variance to
-        log(variance of m_s in the cluster + mean posterior variance exp(v_s) there);
+        log(variance of m_s in the cluster + mean posterior variance exp(v_s) there), floored
+        per dimension at 1e-4 times that quantity over all windows (a one-window cluster would
+        otherwise get a variance of ~0 and a KL term of up to ~1e14 at the first step);
         mixture weights (``learn_weights=True``) to the log cluster fractions. The y head is
         then fitted (L-BFGS, trunk fixed) to the responsibilities that this prior gives the
         latent means, so that q(y|x) starts in agreement with it. On the Mars benchmark's
@@ -392,8 +397,13 @@ class FVAEClustering:
             mu = (onehot.T @ ms) / cnt.clamp(min=1)[:, None]
             var = (onehot.T @ (ms - mu[labels]) ** 2) / cnt.clamp(min=1)[:, None]
             pv = (onehot.T @ torch.exp(vs)) / cnt.clamp(min=1)[:, None]
+            # Variance floor: a cluster of one window (or of identical latent means) has var = 0, and
+            # its pv can be ~exp(-30) (an outlier's posterior after pretraining with a small w_z); such
+            # a prior gives KL_z ~ 1e14 to any window whose relaxed y~ puts weight on it.
+            total = ms.var(0, unbiased=False) + torch.exp(vs).mean(0)  # the one-cluster prior's variance
+            lv = torch.log(torch.maximum(var + pv, _VAR_FLOOR * total))
             model.prior_mean[s][full] = mu[full].to(model.prior_mean[s].dtype)
-            model.prior_logvar[s][full] = torch.log(var + pv)[full].to(model.prior_logvar[s].dtype)
+            model.prior_logvar[s][full] = lv[full].to(model.prior_logvar[s].dtype)
             log_w = torch.log(cnt.clamp(min=1) / cnt.sum()).to(m.dtype)
             if model.learn_weights:
                 model.prior_logits[s].copy_(log_w)
