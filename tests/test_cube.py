@@ -89,7 +89,10 @@ def test_joint_phase_keeps_the_latent_scale():
     # 0.27-0.31 of its post-pretraining value (method seeds 0, 1; with it 0.88-0.90), and the
     # full-size default cube lost ARI in the joint phase (0.56 -> 0.31). Oracle: the same run
     # without the joint phase (identical pretraining, same seed).
-    d = synthetic_xrf(shape=(32, 32), n_channels=128, random_state=3)
+    # The cube the defect was measured on: the generator's excitation before 2026-12-07
+    # (monochromatic 20 keV, channels over 1-20 keV).
+    d = synthetic_xrf(shape=(32, 32), n_channels=128, excitation_energy=20.0, energy_range=(1.0, 20.0),
+                      random_state=3)
     a = segment(d.cube, n_clusters=5, n_pretrain=10, n_cluster_epochs=0, random_state=0)
     b = segment(d.cube, n_clusters=5, n_pretrain=10, n_cluster_epochs=10, random_state=0)
     ratio = _spread(b.latent) / _spread(a.latent)

@@ -15,6 +15,7 @@ E0 = 20.0
 NOISE = 120.0  # eV
 FANO = 0.114
 N_CH = 2000  # 9.5 eV channels over 1-20 keV
+DEFAULT_E0 = 40.0  # the generator's default excitation energy (keV)
 
 
 def sigma_kev(e_kev):
@@ -33,8 +34,8 @@ def group(symbol, names):
 @pytest.fixture(scope="module")
 def pure():
     pig = {"Fe": {"Fe": 1.0}, "Cu": {"Cu": 1.0}, "Pb": {"Pb": 1.0}, "TiZn": {"Ti": 1.0, "Zn": 1.0}}
-    return synthetic_xrf(shape=(8, 8), pigments=pig, n_channels=N_CH, excitation_energy=E0, noise_fwhm=NOISE,
-                         fano=FANO, continuum_fraction=0.0, random_state=0)
+    return synthetic_xrf(shape=(8, 8), pigments=pig, n_channels=N_CH, energy_range=(1.0, 20.0), excitation_energy=E0,
+                         noise_fwhm=NOISE, fano=FANO, continuum_fraction=0.0, random_state=0)
 
 
 def window_moments(energies, spectrum, centre, half):
@@ -120,16 +121,124 @@ def test_reproducible_by_seed():
     assert np.array_equal(a.labels, c.labels)
 
 
-def test_continuum_is_kramers_like():
+@pytest.mark.parametrize("kwargs, e0", [
+    ({}, DEFAULT_E0),
+    (dict(excitation_energy=20.0, energy_range=(1.0, 20.0)), 20.0),
+    (dict(excitation="tube", excitation_energy=35.0), 35.0),
+])
+def test_continuum_is_kramers_like(kwargs, e0):
     d = synthetic_xrf(shape=(4, 4), pigments={"Fe": {"Fe": 1.0}, "Cu": {"Cu": 1.0}}, n_channels=400,
-                      continuum_fraction=0.5, random_state=0)
+                      continuum_fraction=0.5, random_state=0, **kwargs)
     diff = d.pigment_spectra[0] - d.pigment_spectra[1]  # lines differ, continuum cancels
-    far = (d.energies > 12) & (d.energies < 19)  # no Fe/Cu line there
+    far = (d.energies > 12) & (d.energies < min(e0, d.energies[-1]) - 1)  # no Fe/Cu line there
     np.testing.assert_allclose(diff[far], 0.0, atol=1e-9)
     c = d.pigment_spectra[0][far]
     e = d.energies[far]
-    kramers = (20.0 - e) / e * np.exp(-(1.5 / e) ** 3)
+    kramers = (e0 - e) / e * np.exp(-(1.5 / e) ** 3)
     np.testing.assert_allclose(c / c[0], kramers / kramers[0], rtol=1e-9)
+    assert np.all(d.pigment_spectra[:, d.energies > e0] == 0)  # nothing above the excitation energy
+
+
+def window_area(d, pigment, symbol, names):
+    """Counts of ``pigment``'s spectrum within +-5 sigma of a line group's lines."""
+    z = xraylib.SymbolToAtomicNumber(symbol)
+    e = [xraylib.LineEnergy(z, getattr(xraylib, n + "_LINE")) for n in names]
+    sel = (d.energies > min(e) - 5 * sigma_kev(min(e))) & (d.energies < max(e) + 5 * sigma_kev(max(e)))
+    return float(d.pigment_spectra[d.pigments.index(pigment)][sel].sum())
+
+
+def lead_tin_yellow(e0, **kwargs):
+    return synthetic_xrf(shape=(4, 4), pigments=["lead white", "lead-tin yellow"], n_channels=2900,
+                         energy_range=(1.0, 30.0), excitation_energy=e0, noise_fwhm=NOISE, fano=FANO,
+                         continuum_fraction=0.0, random_state=0, **kwargs)
+
+
+def test_sn_k_alpha_needs_excitation_above_the_sn_k_edge():
+    sn, pb = xraylib.SymbolToAtomicNumber("Sn"), xraylib.SymbolToAtomicNumber("Pb")
+    assert 20.0 < xraylib.EdgeEnergy(sn, xraylib.K_SHELL) < DEFAULT_E0  # 29.2 keV
+    w_sn, w_pb = 0.17, 0.61  # Pb2SnO4 weight fractions, as in PIGMENTS
+    hi, lo = lead_tin_yellow(DEFAULT_E0), lead_tin_yellow(20.0)
+    # 40 keV: Sn K-alpha / Pb L-alpha window areas = ratio of xraylib production cross sections.
+    ka = ["KA1", "KA2"]
+    la = ["LA1", "LA2"]
+    cs_sn = sum(xraylib.CS_FluorLine_Kissel_Cascade(sn, getattr(xraylib, n + "_LINE"), DEFAULT_E0) for n in ka)
+    cs_pb = sum(xraylib.CS_FluorLine_Kissel_Cascade(pb, getattr(xraylib, n + "_LINE"), DEFAULT_E0) for n in la)
+    ratio = window_area(hi, "lead-tin yellow", "Sn", ka) / window_area(hi, "lead-tin yellow", "Pb", la)
+    # +-5 sigma windows hold all but ~1e-6 of each Gaussian; no other line within them.
+    assert abs(ratio / (w_sn * cs_sn / (w_pb * cs_pb)) - 1) < 1e-4, ratio
+    assert window_area(hi, "lead-tin yellow", "Sn", ka) > 0.3 * hi.params["counts"]  # a major line
+    assert window_area(hi, "lead white", "Sn", ka) == 0.0
+    # 20 keV: the Sn K shell is not ionised; nothing at all is recorded above 20 keV.
+    assert window_area(lo, "lead-tin yellow", "Sn", ka) == 0.0
+    assert not any(r["element"] == "Sn" and r["line"].startswith("K") for r in lo.lines)
+    assert any(r["element"] == "Sn" and r["line"] == "KA1" for r in hi.lines)
+
+
+def cosine(a, b):
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_lead_white_and_lead_tin_yellow_separate_at_the_default_excitation():
+    new = synthetic_xrf(shape=(8, 8), n_channels=512, random_state=0)  # defaults: 40 keV, 1-30 keV
+    old = synthetic_xrf(shape=(8, 8), n_channels=512, excitation_energy=20.0, energy_range=(1.0, 20.0),
+                        random_state=0)
+    i, j = new.pigments.index("lead white"), new.pigments.index("lead-tin yellow")
+    # 20 keV: only Sn L lines (~1 % of the counts) differ -> nearly collinear spectra.
+    assert cosine(old.pigment_spectra[i], old.pigment_spectra[j]) > 0.999
+    # 40 keV: Sn K lines carry about half of lead-tin yellow's line counts (0.70 measured).
+    assert cosine(new.pigment_spectra[i], new.pigment_spectra[j]) < 0.8
+    sn_share = sum(r["intensity"] for r in new.lines if r["pigment"] == "lead-tin yellow" and r["element"] == "Sn")
+    assert 0.3 < sn_share < 0.7, sn_share
+
+
+def kramers(e, e0):
+    # Oracle written out independently: Kramers' law times the module's 1.5 keV cut-off.
+    return (e0 - e) / e * math.exp(-(1.5 / e) ** 3)
+
+
+def tube_cross_section(z, line, e_lo, e0):
+    """Cross section averaged over the tube spectrum by adaptive quadrature, split at the edges."""
+    from scipy.integrate import quad
+
+    def f(e):
+        try:
+            return xraylib.CS_FluorLine_Kissel_Cascade(z, line, e) * kramers(e, e0)
+        except ValueError:  # below the edge
+            return 0.0
+
+    edges = sorted(x for x in (xraylib.EdgeEnergy(z, s) for s in (xraylib.K_SHELL, xraylib.L1_SHELL,
+                                                                    xraylib.L2_SHELL, xraylib.L3_SHELL))
+                   if e_lo < x < e0)
+    cuts = [e_lo, *edges, e0]
+    num = sum(quad(f, a, b, limit=200, epsabs=0, epsrel=1e-5)[0] for a, b in zip(cuts[:-1], cuts[1:]))
+    den = quad(lambda e: kramers(e, e0), e_lo, e0, limit=200, epsabs=0, epsrel=1e-9)[0]
+    return num / den
+
+
+@pytest.mark.parametrize("e0", [20.0, 40.0])
+def test_tube_excitation_averages_cross_sections_over_kramers(e0):
+    d = lead_tin_yellow(e0, excitation="tube")
+    rows = {(r["pigment"], r["element"], r["line"]): r["intensity"] for r in d.lines}
+    sn, pb = xraylib.SymbolToAtomicNumber("Sn"), xraylib.SymbolToAtomicNumber("Pb")
+    cs_pb = tube_cross_section(pb, xraylib.LA1_LINE, 1.0, e0)
+    # Within a pigment, intensities are w * cross section up to a common factor.
+    for symbol, z, w, line in [("Sn", sn, 0.17, "LA1"), ("Sn", sn, 0.17, "KA1"), ("Pb", pb, 0.61, "LB1")]:
+        key = ("lead-tin yellow", symbol, line)
+        if xraylib.EdgeEnergy(z, xraylib.K_SHELL if line.startswith("K") else xraylib.L3_SHELL) > e0:
+            assert key not in rows
+            continue
+        cs = tube_cross_section(z, getattr(xraylib, line + "_LINE"), 1.0, e0)
+        got = rows[key] / rows[("lead-tin yellow", "Pb", "LA1")]
+        # Midpoint rule with 5 eV steps against adaptive quadrature: the edge jumps cost < 1e-3.
+        assert abs(got / (w * cs / (0.61 * cs_pb)) - 1) < 2e-3, (line, got)
+
+
+def test_tube_spectrum_is_kramers():
+    from scatclust.datasets import tube_spectrum
+
+    e = np.array([-1.0, 0.0, 0.5, 5.0, 20.0, 39.9, 40.0, 45.0])
+    want = np.array([0, 0, kramers(0.5, 40.0), kramers(5.0, 40.0), kramers(20.0, 40.0), kramers(39.9, 40.0), 0, 0])
+    np.testing.assert_allclose(tube_spectrum(e, 40.0), want, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -138,6 +247,8 @@ def test_continuum_is_kramers_like():
     (dict(n_channels=4), "n_channels"),
     (dict(energy_range=(5.0, 2.0)), "energy_range"),
     (dict(excitation_energy=-1.0), "excitation_energy"),
+    (dict(excitation="laser"), "excitation="),
+    (dict(excitation="tube", excitation_energy=0.5), "excitation_energy"),
     (dict(noise_fwhm=float("nan")), "noise_fwhm"),
     (dict(fano=0.0), "fano"),
     (dict(counts=0.0), "counts"),

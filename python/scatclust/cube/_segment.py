@@ -143,7 +143,8 @@ def _build(n_channels, hidden, latent_dim, conv, variational=False):
     layers, d = [], n_channels
     if conv:
         # 1-D conv front end: (N, 1, C) -> (N, 8, ceil(ceil(C/2)/2)), flattened into the MLP.
-        # Kernel 9 at stride 2 spans ~2 peak FWHMs at 256-1024 channels over 1-20 keV.
+        # Kernel 9 at stride 2 spans ~2 peak FWHMs at 256-1024 channels over 1-20 keV (the
+        # generator's range until 2026-12-07; its channels are 1.5x wider over the 1-30 keV default).
         layers += [nn.Unflatten(1, (1, n_channels)), nn.Conv1d(1, 8, 9, stride=2, padding=4), nn.ReLU(),
                    nn.Conv1d(8, 8, 9, stride=2, padding=4), nn.ReLU(), nn.Flatten()]
         d = 8 * ((((n_channels + 1) // 2) + 1) // 2)

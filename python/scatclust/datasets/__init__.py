@@ -12,9 +12,9 @@ from ._synthetic_mars import SyntheticMars, synthetic_mars
 
 __all__ = ["SyntheticMars", "synthetic_mars"]
 
-from ._synthetic_xrf import PIGMENTS, SyntheticXRF, fano_sigma, synthetic_xrf  # noqa: E402
+from ._synthetic_xrf import PIGMENTS, SyntheticXRF, fano_sigma, synthetic_xrf, tube_spectrum  # noqa: E402
 
-__all__ += ["PIGMENTS", "SyntheticXRF", "fano_sigma", "synthetic_xrf"]
+__all__ += ["PIGMENTS", "SyntheticXRF", "fano_sigma", "synthetic_xrf", "tube_spectrum"]
 
 from ._mrw import mrw  # noqa: E402
 from ._separation_toy import SeparationCase, mars_separation_cases, separation_toy  # noqa: E402
