@@ -2,6 +2,11 @@
 
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/donk_ceiling.py            # tuning records 10-15
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/donk_ceiling.py --configs loc raw+loc
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/donk_ceiling.py --model hgb \\
+        --configs raw eps raw+eps loc raw+loc raw+eps+loc pol+tl+loc   # non-linear ceiling (gradient boosting)
+
+Results (2026-12-07): bench/RESULTS.md, section "Factorial VAE: raising the donk feature ceiling".
+Run time on the shared 2-core machine: ~6 min for the default (logistic) table, ~10 min for hgb.
 
 Why: a clustering of a feature set cannot separate a class better than a classifier trained
 with the labels on the same features (up to the classifier family). For the Mars-like record
