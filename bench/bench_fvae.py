@@ -6,6 +6,8 @@
     python bench/bench_fvae.py --threads 1 --init random --pretrain-epochs 0   # random prior start
     python bench/bench_fvae.py --preset day --hop 256       # 24 h (~6700 windows; much longer)
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12   # amplitude + shape features
+    python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12 --local --local-repeat 10
+                                                            # + time-localised polarisation (donks)
 
 (on a busy 2-core machine ``--threads 1`` is several times faster than torch's default.)
 
@@ -38,7 +40,13 @@ Methods
     dominated by the window's energy), 'each_ps' (every moment divided by the window's own
     power spectrum, the scattering-spectra normalisation: amplitude-invariant shape, the power
     spectrum itself kept raw), 'correlation', or 'none+each_ps' (both blocks side by side,
-    2 x 636 features per scale). The same features and K go to the F-VAE and to k-means.
+    2 x 636 features per scale). ``--local`` appends 64 time-localised polarisation features per
+    scale (``bench/_local_features.py``: per octave, the peak polarised and total power of 1.6 s
+    and 3.2 s sub-blocks of the window relative to its mean power, and the polarisation
+    degree; rotation-invariant functions of the cross-channel power moments pooled over 16-sample
+    blocks; ``bench/donk_ceiling.py`` measured what they add), and ``--local-repeat R`` repeats
+    those columns R times (R = 10 weighs them about like one 636-feature block). The same
+    features and K go to the F-VAE and to k-means.
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
       ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice). By default
       the mixture prior is initialised from data (``init='kmeans'``, VaDE's recipe): 30 of the
@@ -53,7 +61,8 @@ Methods
       frames of the sub-window, log10, standardised: 8 x 30 images at s = 256, 32 x 30 above.
     Seeds: the record seed is also each method's ``random_state``. The F-VAE settings were
     tuned on record seeds 10-12 only, the features and K of ``--normalize none+each_ps
-    --clusters 12`` on seeds 10-15; the reported seeds (0-2) were not used for tuning.
+    --clusters 12`` and of ``--local --local-repeat 10`` on seeds 10-15 (``bench/donk_ceiling.py``
+    for the local features); the reported seeds (0-2) were not used for tuning.
 Wall times: features, each fit (F-VAE: all scales and restarts; k-means and DEC: sum over
 scales), on the machine printed at the top.
 """
@@ -68,6 +77,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import machine_description, table  # noqa: E402
+from _local_features import local_polarization  # noqa: E402
 
 import scatclust  # noqa: E402
 from scatclust.cluster import KMeans  # noqa: E402
@@ -109,6 +119,10 @@ def run_seed(args, seed, out):
                                           normalize=None if norm == "none" else norm)
         feats = pyr.transform(rec.mixture)
         blocks.append(signed_log(np.asarray(feats.features, dtype=np.float64)))
+    if args.local:  # time-localised polarisation features (bench/_local_features.py), already logs / ratios
+        loc = local_polarization(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J)
+        blocks += [loc] * args.local_repeat  # repeated columns: weight of the block in k-means' distance
+        # and (approximately) in the F-VAE's reconstruction loss
     X = np.concatenate(blocks, axis=2)
     t_feat = time.perf_counter() - t0
     truth = window_truth(rec.labels, np.asarray(feats.window_end), SCALES, rec.fs)
@@ -179,6 +193,13 @@ def main():
     ap.add_argument("--normalize", default="none", choices=["none", "each_ps", "correlation", "none+each_ps"],
                     help="ScatteringPyramid(normalize=...) of the F-VAE's and k-means' features; 'none+each_ps' "
                          "concatenates the two (amplitude and shape)")
+    ap.add_argument("--local", action="store_true",
+                    help="append the time-localised polarisation features of bench/_local_features.py (64 per "
+                         "scale: peak polarised / total power of 0.8-3.2 s sub-blocks relative to the window, "
+                         "per octave) to the F-VAE's and k-means' features")
+    ap.add_argument("--local-repeat", type=int, default=1,
+                    help="with --local: columns of the local block repeated this many times (10 gives the 64 "
+                         "local features about the weight of a 636-feature pyramid block)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm"],
@@ -198,6 +219,8 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    if args.local_repeat < 1 or (args.local_repeat != 1 and not args.local):
+        ap.error(f"--local-repeat={args.local_repeat} needs --local and a value >= 1")
     import torch
 
     if args.threads:
