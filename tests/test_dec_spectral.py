@@ -173,6 +173,27 @@ def test_initial_centers_spectral_recovers_strips():
     assert abs(raw[0, 0] - raw[1, 0]) > 3  # raw k-means cuts the strips across
 
 
+def test_initial_centers_spectral_cosine_partition_by_direction():
+    # Two rays (0 and 25 degrees), norms spread evenly over [1, 10]: cosine neighbours keep each
+    # ray together whatever the norms. Oracle: the direction partition and its raw means.
+    rng = np.random.default_rng(0)
+    ang = np.repeat(np.radians([0.0, 25.0]), 60) + rng.normal(0, 0.01, 120)
+    norm = np.tile(np.linspace(1.0, 10.0, 60), 2)
+    z = np.stack([norm * np.cos(ang), norm * np.sin(ang)], axis=1).astype(np.float32)
+    direction = np.repeat([0, 1], 60)
+    want = np.stack([z[direction == c].mean(0) for c in range(2)])
+    est = DEC(2, init_embedding="spectral", spectral_neighbors=8, spectral_metric="cosine", n_init=5)
+    got = est._initial_centers(z, 2, 0)
+    got = got[np.argsort(np.arctan2(got[:, 1], got[:, 0]))]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert adjusted_rand_score(direction, est._start_labels) == 1.0
+    # Euclidean neighbours of unit vectors are scikit-learn's cosine neighbours (no near-ties here)
+    x = rng.normal(size=(150, 4))
+    A = kneighbors_graph(x, 8, metric="cosine", include_self=False).toarray()
+    rows, cols, w, _ = knn_graph(x / np.linalg.norm(x, axis=1, keepdims=True), 8)
+    np.testing.assert_array_equal(dense_w(rows, cols, w, 150), 0.5 * (A + A.T))
+
+
 class _IdentityEmbedding(DEC):
     """DEC whose embedding is the input itself, so the start can be checked end to end."""
 
@@ -219,6 +240,8 @@ def test_dec_spectral_errors():
         DEC(3, init_embedding="spectral", spectral_neighbors=2.5).fit(X)
     with pytest.raises(ValueError, match="init_embedding='spectral' needs n_samples=3 > n_clusters=3"):
         DEC(3, init_embedding="spectral", spectral_neighbors=2).fit(X[:3])
+    with pytest.raises(ValueError, match="spectral_metric='manhattan' must be one of 'euclidean', 'cosine'"):
+        DEC(3, init_embedding="spectral", spectral_metric="manhattan").fit(X)
     with pytest.raises(ValueError, match="init_embedding='pca' must be one of 'raw', 'l2', 'standard', "
                                          "'spectral'"):
         DEC(3, init_embedding="pca").fit(X)

@@ -158,6 +158,10 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
     spectral_neighbors : int >= 1, default 10
         Neighbours of each embedding in the graph of ``init_embedding='spectral'`` (must be
         < n_samples); unused otherwise.
+    spectral_metric : {'euclidean', 'cosine'}, default 'euclidean'
+        Distance that defines the neighbours of ``init_embedding='spectral'``: Euclidean
+        distance between the embeddings, or between the embeddings divided by their norms
+        ('cosine': the angle decides). Unused otherwise.
     augment_clustering : bool, default False
         Also augment in the DEC phase, as DEC-DA does: the soft assignment of a shifted sample
         is pulled towards the target distribution of its clean original. On scikit-learn's
@@ -214,7 +218,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                  update_interval=140, tol=1e-3, gamma=0.0, alpha=1.0, n_init=20, validation_fraction=0.1,
                  patience=10, augment=None, max_shift=1, max_rotation=0.0, augment_clustering=False,
                  noise=None, noise_level=0.2, weight_decay=0.0, init_embedding="raw",
-                 spectral_neighbors=10, random_state=None, device="cpu", verbose=False):
+                 spectral_neighbors=10, spectral_metric="euclidean", random_state=None, device="cpu", verbose=False):
         self.n_clusters = n_clusters
         self.architecture = architecture
         self.latent_dim = latent_dim
@@ -242,6 +246,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         self.weight_decay = weight_decay
         self.init_embedding = init_embedding
         self.spectral_neighbors = spectral_neighbors
+        self.spectral_metric = spectral_metric
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -283,6 +288,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                              "input); use e.g. 0.2")
         _check_real(self.weight_decay, "weight_decay", lo=0)
         check_choice(self.init_embedding, "init_embedding", ("raw", "l2", "standard", "spectral"))
+        check_choice(self.spectral_metric, "spectral_metric", ("euclidean", "cosine"))
         if self.init_embedding == "spectral":
             from ._spectral import _check_neighbors
 
@@ -421,15 +427,19 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
 
     def _start_space(self, z, k, seed):
         """The embeddings z as seen by the k-means start (``init_embedding``)."""
+        def unit(v):
+            return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.finfo(v.dtype).tiny)
+
         if self.init_embedding == "l2":
-            return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+            return unit(z)
         if self.init_embedding == "standard":
             sd = z.std(axis=0)
             return (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
         if self.init_embedding == "spectral":
             from ._spectral import laplacian_eigenmap
 
-            return laplacian_eigenmap(z, k, self.spectral_neighbors, random_state=seed % (2 ** 32))[0]
+            zg = unit(z) if self.spectral_metric == "cosine" else z  # cosine neighbours = Euclidean on unit vectors
+            return laplacian_eigenmap(zg, k, self.spectral_neighbors, random_state=seed % (2 ** 32))[0]
         return z
 
     def _initial_centers(self, z, k, seed):
