@@ -173,6 +173,7 @@ def test_initial_centers_spectral_recovers_strips():
     assert abs(raw[0, 0] - raw[1, 0]) > 3  # raw k-means cuts the strips across
 
 
+@pytest.mark.filterwarnings("ignore:the 8-nearest-neighbour graph")  # one component per ray
 def test_initial_centers_spectral_cosine_partition_by_direction():
     # Two rays (0 and 25 degrees), norms spread evenly over [1, 10]: cosine neighbours keep each
     # ray together whatever the norms. Oracle: the direction partition and its raw means.
