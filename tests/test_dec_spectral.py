@@ -212,6 +212,42 @@ def test_dec_fit_uses_spectral_start():
     assert adjusted_rand_score(g, raw.labels_) < 0.2
 
 
+@pytest.mark.parametrize("first_target", ["start", "soft"])
+def test_first_target_start_is_one_hot_start_partition(first_target):
+    # init_embedding='l2': the start partition is k-means on the unit embeddings (independent
+    # oracle, as in test_dec_pretrain). 'start': the first full-data target is its one-hot
+    # labels; 'soft' and every later target: DEC's q^2 / f, renormalised (numpy oracle).
+    from scatclust.cluster import KMeans
+
+    X, _ = blobs(n_per=(30, 30, 30), d=10)
+    X = X.astype(np.float32)
+    seen = []
+
+    class Spy(DEC):
+        def _target(self, q_full, it):
+            p = super()._target(q_full, it)
+            seen.append((it, q_full.copy(), p.copy(), self._embed(X_model)))
+            return p
+
+    X_model = X  # 'mlp': the model input is X itself
+    est = Spy(3, hidden=(32,), latent_dim=3, pretrain_epochs=5, max_iter=10, batch_size=30, update_interval=5,
+              tol=0.0, n_init=5, init_embedding="l2", first_target=first_target, random_state=2).fit(X)
+    assert [it for it, *_ in seen] == [0, 5]
+    it, q, p, z = seen[0]
+    u = z / np.linalg.norm(z, axis=1, keepdims=True)
+    labels = np.asarray(KMeans(3, n_init=5, random_state=2).fit(np.ascontiguousarray(u)).labels_)
+
+    def dec_target(q):
+        w = q.astype(np.float64) ** 2 / q.sum(0)
+        return w / w.sum(1, keepdims=True)
+    if first_target == "start":
+        np.testing.assert_array_equal(p, np.eye(3, dtype=p.dtype)[labels])
+    else:
+        np.testing.assert_allclose(p, dec_target(q), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(seen[1][2], dec_target(seen[1][1]), rtol=1e-5, atol=1e-7)
+    assert est.labels_.shape == (90,)
+
+
 @pytest.mark.filterwarnings("ignore:the 7-nearest-neighbour graph")
 def test_dec_spectral_reproducible_and_save_load(tmp_path):
     X, _ = blobs(n_per=(30, 30, 30), d=10)
@@ -243,6 +279,8 @@ def test_dec_spectral_errors():
         DEC(3, init_embedding="spectral", spectral_neighbors=2).fit(X[:3])
     with pytest.raises(ValueError, match="spectral_metric='manhattan' must be one of 'euclidean', 'cosine'"):
         DEC(3, init_embedding="spectral", spectral_metric="manhattan").fit(X)
+    with pytest.raises(ValueError, match="first_target='hard' must be one of 'soft', 'start'"):
+        DEC(3, first_target="hard").fit(X)
     with pytest.raises(ValueError, match="init_embedding='pca' must be one of 'raw', 'l2', 'standard', "
                                          "'spectral'"):
         DEC(3, init_embedding="pca").fit(X)

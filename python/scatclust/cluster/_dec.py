@@ -162,6 +162,13 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         Distance that defines the neighbours of ``init_embedding='spectral'``: Euclidean
         distance between the embeddings, or between the embeddings divided by their norms
         ('cosine': the angle decides). Unused otherwise.
+    first_target : {'soft', 'start'}, default 'soft'
+        Target distribution of the first ``update_interval`` DEC mini-batches: DEC's sharpened
+        soft assignment to the starting centres ('soft', Xie et al. 2016), or the one-hot
+        partition of the start itself ('start'), i.e. the k-means clusters in the
+        ``init_embedding`` space. With a non-raw ``init_embedding`` the nearest starting centre
+        (a raw-embedding mean) can disagree with that partition; 'start' first trains the
+        encoder to reproduce it. All later targets are DEC's.
     augment_clustering : bool, default False
         Also augment in the DEC phase, as DEC-DA does: the soft assignment of a shifted sample
         is pulled towards the target distribution of its clean original. On scikit-learn's
@@ -218,7 +225,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                  update_interval=140, tol=1e-3, gamma=0.0, alpha=1.0, n_init=20, validation_fraction=0.1,
                  patience=10, augment=None, max_shift=1, max_rotation=0.0, augment_clustering=False,
                  noise=None, noise_level=0.2, weight_decay=0.0, init_embedding="raw",
-                 spectral_neighbors=10, spectral_metric="euclidean", random_state=None, device="cpu", verbose=False):
+                 spectral_neighbors=10, spectral_metric="euclidean", first_target="soft", random_state=None, device="cpu", verbose=False):
         self.n_clusters = n_clusters
         self.architecture = architecture
         self.latent_dim = latent_dim
@@ -247,6 +254,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         self.init_embedding = init_embedding
         self.spectral_neighbors = spectral_neighbors
         self.spectral_metric = spectral_metric
+        self.first_target = first_target
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -289,6 +297,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         _check_real(self.weight_decay, "weight_decay", lo=0)
         check_choice(self.init_embedding, "init_embedding", ("raw", "l2", "standard", "spectral"))
         check_choice(self.spectral_metric, "spectral_metric", ("euclidean", "cosine"))
+        check_choice(self.first_target, "first_target", ("soft", "start"))
         if self.init_embedding == "spectral":
             from ._spectral import _check_neighbors
 
@@ -459,6 +468,17 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             centers[c] = members.mean(axis=0) if len(members) else z[(seed + c) % len(z)]
         return np.ascontiguousarray(centers, dtype=np.float32)
 
+    def _target(self, q_full, it):
+        """Target distribution (n, k) float32 of the DEC phase at mini-batch ``it``."""
+        if it == 0 and self.first_target == "start":
+            # One-hot start partition as the first target: the encoder learns to map each start
+            # cluster (found in the init_embedding space) around its centre, which the nearest
+            # starting centre alone does not reproduce.
+            p = np.zeros_like(q_full)
+            p[np.arange(q_full.shape[0]), self._start_labels] = 1.0
+            return p
+        return target_distribution(q_full)
+
     def _log(self, msg):
         if self.verbose:
             print(msg, flush=True)
@@ -576,7 +596,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 if it == max_iter:
                     break
                 prev = labels
-                p_full = torch.from_numpy(target_distribution(q_full))
+                p_full = torch.from_numpy(self._target(q_full, it))
                 history["target_updates"].append(it)
             if pos + bs > n and pos > 0:  # next epoch over a fresh permutation
                 order = torch.randperm(n, generator=gen)
