@@ -130,10 +130,19 @@ PRESETS = {
     # 'conv-l2' with weight decay 1e-4 (Adam's L2 penalty) on the autoencoder during pretraining.
     "conv-wd-l2": dict(_COMMON, architecture="conv", channels=(32, 64, 128), pretrain_epochs=600,
                        weight_decay=1e-4, init_embedding="l2"),
+    # 'conv' with the spectral start (Ng-Jordan-Weiss spectral clustering of the embeddings: the
+    # Laplacian eigenmap of their 5-nearest-neighbour graph under cosine distance) and the one-hot
+    # start partition as the first DEC target (first_target='start'); the starting centres are the
+    # raw means of the spectral clusters. Chosen on tuning seeds 100-126 (bench/tune_dec_pretrain.py
+    # 'spec5-l2-ft', bench/RESULTS.md); not the default: within the noise of 'conv' there.
+    "conv-spectral": dict(_COMMON, architecture="conv", channels=(32, 64, 128), pretrain_epochs=600,
+                          init_embedding="spectral", spectral_neighbors=5, spectral_metric="cosine",
+                          first_target="start"),
     # MLP AE 64-256-256-512-10 on the 64-vectors (this bench's earlier setup; Xie et al.'s
     # 500-500-2000 did worse here and is 4x slower).
     "mlp": dict(_COMMON, architecture="mlp", hidden=(256, 256, 512), pretrain_epochs=300),
 }
+DEFAULT_PRESET = "conv"
 
 
 def cluster_accuracy(y_true, y_pred):
@@ -160,7 +169,8 @@ def digits(preset):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="conv")
+    ap.add_argument("--preset", nargs="+", choices=sorted(PRESETS), default=[DEFAULT_PRESET],
+                    help="one or more presets, run seed by seed in the same process")
     ap.add_argument("--seeds", type=int, default=5, help="run seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--gamma", type=float, default=0.0, help="IDEC reconstruction weight (0: DEC)")
@@ -172,24 +182,29 @@ def main():
     from scatclust.cluster import DEC, KMeans
 
     torch.set_num_threads(1)
-    X, y = digits(args.preset)
-    params = dict(PRESETS[args.preset], gamma=args.gamma)
-    name = f"{'IDEC' if args.gamma > 0 else 'DEC'} ({args.preset})"
-    res = {"k-means (raw pixels)": [], name: []}
+    names = {p: f"{'IDEC' if args.gamma > 0 else 'DEC'} ({p})" for p in args.preset}
+    res = {"k-means (raw pixels)": [], **{names[p]: [] for p in args.preset}}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     for seed in seeds:
+        X, y = digits(args.preset[0])
         t = time.perf_counter()
         km = KMeans(10, n_init=20, random_state=seed).fit(X.reshape(len(X), -1))
         res["k-means (raw pixels)"].append((cluster_accuracy(y, km.labels_), nmi(y, km.labels_),
                                             time.perf_counter() - t))
-        t = time.perf_counter()
-        dec = DEC(10, random_state=seed, **params).fit(X)
-        wall = time.perf_counter() - t
-        res[name].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
-        h = dec.history_
-        print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  {name} acc "
-              f"{res[name][-1][0]:.3f} nmi {res[name][-1][1]:.3f} ({wall:.1f} s, pretrain epochs "
-              f"{h['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)
+        for preset in args.preset:
+            X, y = digits(preset)
+            params = dict(PRESETS[preset], gamma=args.gamma)
+            name = names[preset]
+            t = time.perf_counter()
+            dec = DEC(10, random_state=seed, **params).fit(X)
+            wall = time.perf_counter() - t
+            res[name].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
+            h = dec.history_
+            # accuracy of the start partition (k-means in the init_embedding space) before the DEC phase
+            start = cluster_accuracy(y, dec._start_labels)
+            print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  {name} acc "
+                  f"{res[name][-1][0]:.3f} nmi {res[name][-1][1]:.3f} start partition acc {start:.3f} "
+                  f"({wall:.1f} s, pretrain epochs {h['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)
     rows = []
     for method, r in res.items():
         a = np.array(r)
@@ -198,19 +213,27 @@ def main():
                      f"{a[:, 1].mean():.3f} +- {a[:, 1].std():.3f}", f"{a[:, 2].mean():.2f} +- {a[:, 2].std():.2f}"])
     print()
     print(machine_description())
-    arch = params["architecture"]
-    net = (f"conv channels {params['channels']}" if arch == "conv" else
-           f"MLP 64-{'-'.join(map(str, params['hidden']))}-10")
-    print(f"digits (n=1797, 8x8), seeds {seeds[0]}-{seeds[-1]}; preset '{args.preset}': {net}, latent "
-          f"{params['latent_dim']}, pretrain <= {params['pretrain_epochs']} epochs, gamma {args.gamma}, "
-          f"update_interval {params['update_interval']}")
-    if params.get("weight_decay", 0):
-        print(f"pretraining weight decay {params['weight_decay']}")
-    if params.get("init_embedding", "raw") != "raw":
-        print(f"k-means start on the {params['init_embedding']} embedding")
-    if params.get("augment"):
-        print(f"augmentation: {params['augment']}, max_shift {params['max_shift']}, max_rotation "
-              f"{params.get('max_rotation', 0)}, also in the DEC phase: {params.get('augment_clustering', False)}")
+    for preset in args.preset:
+        params = dict(PRESETS[preset], gamma=args.gamma)
+        arch = params["architecture"]
+        net = (f"conv channels {params['channels']}" if arch == "conv" else
+               f"MLP 64-{'-'.join(map(str, params['hidden']))}-10")
+        print(f"digits (n=1797, 8x8), seeds {seeds[0]}-{seeds[-1]}; preset '{preset}': {net}, latent "
+              f"{params['latent_dim']}, pretrain <= {params['pretrain_epochs']} epochs, gamma {args.gamma}, "
+              f"update_interval {params['update_interval']}")
+        if params.get("weight_decay", 0):
+            print(f"  pretraining weight decay {params['weight_decay']}")
+        if params.get("init_embedding", "raw") != "raw":
+            print(f"  k-means start on the {params['init_embedding']} embedding")
+        if params.get("init_embedding") == "spectral":
+            print(f"  spectral start: {params.get('spectral_neighbors', 10)} neighbours, "
+                  f"{params.get('spectral_metric', 'euclidean')} distance")
+        if params.get("first_target", "soft") != "soft":
+            print(f"  first DEC target: {params['first_target']}")
+        if params.get("augment"):
+            print(f"  augmentation: {params['augment']}, max_shift {params['max_shift']}, max_rotation "
+                  f"{params.get('max_rotation', 0)}, also in the DEC phase: "
+                  f"{params.get('augment_clustering', False)}")
     print(table(rows, ["method", "accuracy (per seed)", "NMI", "wall s / run"]))
 
 

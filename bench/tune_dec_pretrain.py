@@ -179,8 +179,9 @@ def table(paths):
     for r in recs:
         groups.setdefault((r["pretrain"], r["dec"]), []).append(r)
     print("| pretraining | DEC phase | seeds | accuracy mean +- std (min) | 'conv'/raw on the same seeds | "
-          "better than it | k-means start (raw / l2 / std) | NMI | epochs | s pretrain / DEC |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "better than it | k-means start (raw / l2 / std) | start partition (a) / nearest start centre (b) | "
+          "NMI | epochs | s pretrain / start / DEC |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (pre, dp), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
         a = np.array([r["acc"] for r in rs])
@@ -191,9 +192,11 @@ def table(paths):
         print(f"| {pre} | {dp} | {len(rs)} ({min(seeds)}-{max(seeds)}) | {a.mean():.3f} +- {a.std():.3f} "
               f"({a.min():.3f}) | {b.mean():.3f} ({len(paired)}) | {wins}/{len(paired)} | "
               f"{np.mean([r['start_raw'] for r in rs]):.3f} / {np.mean([r['start_l2'] for r in rs]):.3f} / "
-              f"{np.mean([r['start_std'] for r in rs]):.3f} | {np.mean([r['nmi'] for r in rs]):.3f} | "
+              f"{np.mean([r['start_std'] for r in rs]):.3f} | "
+              f"{np.mean([r.get('partition', np.nan) for r in rs]):.3f} / {np.mean([r['start'] for r in rs]):.3f} | "
+              f"{np.mean([r['nmi'] for r in rs]):.3f} | "
               f"{np.mean([r['epochs'] for r in rs]):.0f} | {np.mean([r['t_pre'] for r in rs]):.0f} / "
-              f"{np.mean([r['t_dec'] for r in rs]):.0f} |")
+              f"{np.mean([r.get('t_start', np.nan) for r in rs]):.1f} / {np.mean([r['t_dec'] for r in rs]):.0f} |")
     print()
     print("per seed (accuracy):")
     for (pre, dp), rs in sorted(groups.items()):
