@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset mlp    # the earlier MLP setup
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset conv-aug   # + data augmentation
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset conv-l2    # k-means start on L2-normalised z
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset conv conv-spectral  # both, one run
     python bench/bench_dec.py --seeds 1                                           # one seed (smoke run)
 
 One torch thread (set here) is fastest for these small models on a loaded 2-core machine.
@@ -91,6 +92,24 @@ gain of 'conv-wd-l2' on the seeds it was chosen on did not replicate on 14 fresh
 over all 27 it is +0.013 +- 0.006 (Wilcoxon p = 0.09). On the reported seeds 0-4, run once
 after the choice, 'conv-wd-l2' gave 0.853 +- 0.010 (NMI 0.825): within the seed-to-seed noise.
 The default stays 'conv' (bench/RESULTS.md).
+
+Spectral start, 2026-12-07 session 6 (bench/tune_dec_pretrain.py, tuning seeds 100-126, same
+pretrained AE per seed for every row; (a) = accuracy of the start's own partition, (b) = of the
+nearest starting centre, i.e. the labels the DEC phase begins from):
+                                                    final            (a)     (b)
+  conv (k-means start on the raw embedding)         0.835 +- 0.028   0.783   0.783
+  spectral, 10 Euclidean neighbours                 0.818 +- 0.047   0.819   0.776
+  spectral, 20 Euclidean neighbours                 0.837 +- 0.039   0.834   0.792
+  spectral, 5 / 10 cosine neighbours                0.837 / 0.835    0.855 / 0.845   0.803 / 0.797
+  + first_target='start' (5 cosine: 'conv-spectral') 0.848 +- 0.045  0.855   0.803
+  + first_target='start' (10 cosine / 20 Euclidean) 0.846 / 0.846
+The spectral partition is better than the raw k-means start, but its raw-mean centres lose most
+of the gain ((a) - (b) = 0.04-0.05: spectral clusters are not Voronoi cells of the embedding);
+starting the DEC phase from the one-hot spectral partition (first_target='start') wins back
+about 0.01 (23-26 of 27 seeds). Against 'conv': +0.014 +- 0.010 (Wilcoxon p = 0.22), with a
+larger spread (0.79-0.95 per seed: the spectral partition itself is either good, 0.86-0.95, or
+merges 3s with 9s, 0.80-0.81), so 'conv' stays the default. Reported seeds 0-4, run once after
+the choice: 'conv-spectral' 0.852 +- 0.037 (NMI 0.862), 'conv' 0.838 +- 0.052 (bench/RESULTS.md).
 
 Baseline: our KMeans (20 inits) on the raw pixels. Metrics against the true digits:
 Hungarian-matched accuracy (scipy.optimize.linear_sum_assignment) and NMI

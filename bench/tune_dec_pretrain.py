@@ -18,6 +18,13 @@ sees them. Results: bench/RESULTS.md, DEC section "weight-decayed pretraining an
 on L2-normalised embeddings" (weight decay 1e-4 + l2 start chosen on 100-112, preset
 'conv-wd-l2'; no gain on the fresh tuning seeds 113-126). The 'cos' rows there were measured with
 an lr_schedule='cosine' option (commit 4c32aaf) that was removed afterwards for lack of effect.
+
+Session 6 (2026-12-07 22:11-23:15): spectral starts (init_embedding='spectral', 'specK' = K
+Euclidean neighbours, 'specK-l2' = K cosine neighbours, '-ft' = first_target='start') on seeds
+100-126 with ``--cache`` (the pretrained 'conv' state of each seed written once and reused);
+logged in addition: 'partition', the accuracy of the start's own partition (k-means in the
+init_embedding space), while 'start' is that of the nearest starting centre. Results:
+bench/RESULTS.md, section "DEC on scikit-learn's digits with a spectral start".
 """
 from __future__ import annotations
 
