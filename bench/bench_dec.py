@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset mlp    # the earlier MLP setup
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset conv-aug   # + data augmentation
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset conv-l2    # k-means start on L2-normalised z
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/bench_dec.py --preset conv conv-spectral  # both, one run
     python bench/bench_dec.py --seeds 1                                           # one seed (smoke run)
 
 One torch thread (set here) is fastest for these small models on a loaded 2-core machine.
@@ -92,6 +93,24 @@ over all 27 it is +0.013 +- 0.006 (Wilcoxon p = 0.09). On the reported seeds 0-4
 after the choice, 'conv-wd-l2' gave 0.853 +- 0.010 (NMI 0.825): within the seed-to-seed noise.
 The default stays 'conv' (bench/RESULTS.md).
 
+Spectral start, 2026-12-07 session 6 (bench/tune_dec_pretrain.py, tuning seeds 100-126, same
+pretrained AE per seed for every row; (a) = accuracy of the start's own partition, (b) = of the
+nearest starting centre, i.e. the labels the DEC phase begins from):
+                                                    final            (a)     (b)
+  conv (k-means start on the raw embedding)         0.835 +- 0.028   0.783   0.783
+  spectral, 10 Euclidean neighbours                 0.818 +- 0.047   0.819   0.776
+  spectral, 20 Euclidean neighbours                 0.837 +- 0.039   0.834   0.792
+  spectral, 5 / 10 cosine neighbours                0.837 / 0.835    0.855 / 0.845   0.803 / 0.797
+  + first_target='start' (5 cosine: 'conv-spectral') 0.848 +- 0.045  0.855   0.803
+  + first_target='start' (10 cosine / 20 Euclidean) 0.846 / 0.846
+The spectral partition is better than the raw k-means start, but its raw-mean centres lose most
+of the gain ((a) - (b) = 0.04-0.05: spectral clusters are not Voronoi cells of the embedding);
+starting the DEC phase from the one-hot spectral partition (first_target='start') wins back
+about 0.01 (23-26 of 27 seeds). Against 'conv': +0.014 +- 0.010 (Wilcoxon p = 0.22), with a
+larger spread (0.79-0.95 per seed: the spectral partition itself is either good, 0.86-0.95, or
+merges 3s with 9s, 0.80-0.81), so 'conv' stays the default. Reported seeds 0-4, run once after
+the choice: 'conv-spectral' 0.852 +- 0.037 (NMI 0.862), 'conv' 0.838 +- 0.052 (bench/RESULTS.md).
+
 Baseline: our KMeans (20 inits) on the raw pixels. Metrics against the true digits:
 Hungarian-matched accuracy (scipy.optimize.linear_sum_assignment) and NMI
 (sklearn.metrics.normalized_mutual_info_score); mean +- standard deviation over the seeds and
@@ -130,10 +149,19 @@ PRESETS = {
     # 'conv-l2' with weight decay 1e-4 (Adam's L2 penalty) on the autoencoder during pretraining.
     "conv-wd-l2": dict(_COMMON, architecture="conv", channels=(32, 64, 128), pretrain_epochs=600,
                        weight_decay=1e-4, init_embedding="l2"),
+    # 'conv' with the spectral start (Ng-Jordan-Weiss spectral clustering of the embeddings: the
+    # Laplacian eigenmap of their 5-nearest-neighbour graph under cosine distance) and the one-hot
+    # start partition as the first DEC target (first_target='start'); the starting centres are the
+    # raw means of the spectral clusters. Chosen on tuning seeds 100-126 (bench/tune_dec_pretrain.py
+    # 'spec5-l2-ft', bench/RESULTS.md); not the default: within the noise of 'conv' there.
+    "conv-spectral": dict(_COMMON, architecture="conv", channels=(32, 64, 128), pretrain_epochs=600,
+                          init_embedding="spectral", spectral_neighbors=5, spectral_metric="cosine",
+                          first_target="start"),
     # MLP AE 64-256-256-512-10 on the 64-vectors (this bench's earlier setup; Xie et al.'s
     # 500-500-2000 did worse here and is 4x slower).
     "mlp": dict(_COMMON, architecture="mlp", hidden=(256, 256, 512), pretrain_epochs=300),
 }
+DEFAULT_PRESET = "conv"
 
 
 def cluster_accuracy(y_true, y_pred):
@@ -160,7 +188,8 @@ def digits(preset):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="conv")
+    ap.add_argument("--preset", nargs="+", choices=sorted(PRESETS), default=[DEFAULT_PRESET],
+                    help="one or more presets, run seed by seed in the same process")
     ap.add_argument("--seeds", type=int, default=5, help="run seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--gamma", type=float, default=0.0, help="IDEC reconstruction weight (0: DEC)")
@@ -172,24 +201,29 @@ def main():
     from scatclust.cluster import DEC, KMeans
 
     torch.set_num_threads(1)
-    X, y = digits(args.preset)
-    params = dict(PRESETS[args.preset], gamma=args.gamma)
-    name = f"{'IDEC' if args.gamma > 0 else 'DEC'} ({args.preset})"
-    res = {"k-means (raw pixels)": [], name: []}
+    names = {p: f"{'IDEC' if args.gamma > 0 else 'DEC'} ({p})" for p in args.preset}
+    res = {"k-means (raw pixels)": [], **{names[p]: [] for p in args.preset}}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     for seed in seeds:
+        X, y = digits(args.preset[0])
         t = time.perf_counter()
         km = KMeans(10, n_init=20, random_state=seed).fit(X.reshape(len(X), -1))
         res["k-means (raw pixels)"].append((cluster_accuracy(y, km.labels_), nmi(y, km.labels_),
                                             time.perf_counter() - t))
-        t = time.perf_counter()
-        dec = DEC(10, random_state=seed, **params).fit(X)
-        wall = time.perf_counter() - t
-        res[name].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
-        h = dec.history_
-        print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  {name} acc "
-              f"{res[name][-1][0]:.3f} nmi {res[name][-1][1]:.3f} ({wall:.1f} s, pretrain epochs "
-              f"{h['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)
+        for preset in args.preset:
+            X, y = digits(preset)
+            params = dict(PRESETS[preset], gamma=args.gamma)
+            name = names[preset]
+            t = time.perf_counter()
+            dec = DEC(10, random_state=seed, **params).fit(X)
+            wall = time.perf_counter() - t
+            res[name].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
+            h = dec.history_
+            # accuracy of the start partition (k-means in the init_embedding space) before the DEC phase
+            start = cluster_accuracy(y, dec._start_labels)
+            print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  {name} acc "
+                  f"{res[name][-1][0]:.3f} nmi {res[name][-1][1]:.3f} start partition acc {start:.3f} "
+                  f"({wall:.1f} s, pretrain epochs {h['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)
     rows = []
     for method, r in res.items():
         a = np.array(r)
@@ -198,19 +232,27 @@ def main():
                      f"{a[:, 1].mean():.3f} +- {a[:, 1].std():.3f}", f"{a[:, 2].mean():.2f} +- {a[:, 2].std():.2f}"])
     print()
     print(machine_description())
-    arch = params["architecture"]
-    net = (f"conv channels {params['channels']}" if arch == "conv" else
-           f"MLP 64-{'-'.join(map(str, params['hidden']))}-10")
-    print(f"digits (n=1797, 8x8), seeds {seeds[0]}-{seeds[-1]}; preset '{args.preset}': {net}, latent "
-          f"{params['latent_dim']}, pretrain <= {params['pretrain_epochs']} epochs, gamma {args.gamma}, "
-          f"update_interval {params['update_interval']}")
-    if params.get("weight_decay", 0):
-        print(f"pretraining weight decay {params['weight_decay']}")
-    if params.get("init_embedding", "raw") != "raw":
-        print(f"k-means start on the {params['init_embedding']} embedding")
-    if params.get("augment"):
-        print(f"augmentation: {params['augment']}, max_shift {params['max_shift']}, max_rotation "
-              f"{params.get('max_rotation', 0)}, also in the DEC phase: {params.get('augment_clustering', False)}")
+    for preset in args.preset:
+        params = dict(PRESETS[preset], gamma=args.gamma)
+        arch = params["architecture"]
+        net = (f"conv channels {params['channels']}" if arch == "conv" else
+               f"MLP 64-{'-'.join(map(str, params['hidden']))}-10")
+        print(f"digits (n=1797, 8x8), seeds {seeds[0]}-{seeds[-1]}; preset '{preset}': {net}, latent "
+              f"{params['latent_dim']}, pretrain <= {params['pretrain_epochs']} epochs, gamma {args.gamma}, "
+              f"update_interval {params['update_interval']}")
+        if params.get("weight_decay", 0):
+            print(f"  pretraining weight decay {params['weight_decay']}")
+        if params.get("init_embedding", "raw") != "raw":
+            print(f"  k-means start on the {params['init_embedding']} embedding")
+        if params.get("init_embedding") == "spectral":
+            print(f"  spectral start: {params.get('spectral_neighbors', 10)} neighbours, "
+                  f"{params.get('spectral_metric', 'euclidean')} distance")
+        if params.get("first_target", "soft") != "soft":
+            print(f"  first DEC target: {params['first_target']}")
+        if params.get("augment"):
+            print(f"  augmentation: {params['augment']}, max_shift {params['max_shift']}, max_rotation "
+                  f"{params.get('max_rotation', 0)}, also in the DEC phase: "
+                  f"{params.get('augment_clustering', False)}")
     print(table(rows, ["method", "accuracy (per seed)", "NMI", "wall s / run"]))
 
 
