@@ -248,6 +248,44 @@ def test_first_target_start_is_one_hot_start_partition(first_target):
     assert est.labels_.shape == (90,)
 
 
+@pytest.mark.parametrize("first_target,start_weight", [("start", 0.3), ("start", 1.0), ("soft", 0.6)])
+def test_start_weight_mixes_start_partition_into_every_target(first_target, start_weight):
+    # Every target after the first (and the first unless first_target='start') must be
+    # (1 - w) * DEC's q^2 / f (renormalised) + w * one-hot(start partition); the start partition
+    # is k-means on the unit embeddings, recomputed here independently (numpy / KMeans oracle).
+    # Ignoring start_weight would give DEC's target alone, off by >= 0.3 * (1 - max p) per row.
+    from scatclust.cluster import KMeans
+
+    X, _ = blobs(n_per=(30, 30, 30), d=10)
+    X = X.astype(np.float32)
+    seen, z0 = [], []
+
+    class Spy(DEC):
+        def _target(self, q_full, it):
+            if not z0:
+                z0.append(self._embed(X))
+            p = super()._target(q_full, it)
+            seen.append((it, q_full.copy(), p.copy()))
+            return p
+
+    est = Spy(3, hidden=(32,), latent_dim=3, pretrain_epochs=5, max_iter=15, batch_size=30, update_interval=5,
+              tol=0.0, n_init=5, init_embedding="l2", first_target=first_target, start_weight=start_weight,
+              random_state=2).fit(X)
+    assert [it for it, *_ in seen] == [0, 5, 10]
+    u = z0[0] / np.linalg.norm(z0[0], axis=1, keepdims=True)
+    onehot = np.eye(3)[np.asarray(KMeans(3, n_init=5, random_state=2).fit(np.ascontiguousarray(u)).labels_)]
+    for it, q, p in seen:
+        w = q.astype(np.float64) ** 2 / q.sum(0)
+        dec = w / w.sum(1, keepdims=True)
+        weight = 1.0 if it == 0 and first_target == "start" else start_weight
+        want = (1 - weight) * dec + weight * onehot
+        assert p.dtype == np.float32
+        # float32 target: rtol 1e-5 (about 100 float32 eps), atol 1e-7 for near-zero entries
+        np.testing.assert_allclose(p, want, rtol=1e-5, atol=1e-7)
+        assert np.abs(dec - want).max() > 0.1  # the check above separates the two targets
+    assert est.labels_.shape == (90,)
+
+
 @pytest.mark.filterwarnings("ignore:the 7-nearest-neighbour graph")
 def test_dec_spectral_reproducible_and_save_load(tmp_path):
     X, _ = blobs(n_per=(30, 30, 30), d=10)
@@ -281,6 +319,9 @@ def test_dec_spectral_errors():
         DEC(3, init_embedding="spectral", spectral_metric="manhattan").fit(X)
     with pytest.raises(ValueError, match="first_target='hard' must be one of 'soft', 'start'"):
         DEC(3, first_target="hard").fit(X)
+    for bad in (1.5, -0.1, float("nan"), True, "0.5"):
+        with pytest.raises(ValueError, match=rf"start_weight={bad!r} must be a real number in \[0, 1\]"):
+            DEC(3, start_weight=bad).fit(X)
     with pytest.raises(ValueError, match="init_embedding='pca' must be one of 'raw', 'l2', 'standard', "
                                          "'spectral'"):
         DEC(3, init_embedding="pca").fit(X)
