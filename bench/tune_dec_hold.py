@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_dec import PRESETS, cluster_accuracy, digits  # noqa: E402
+from tune_dec_pretrain import _seeds  # noqa: E402
 
 
 def _variant(name):
@@ -44,14 +45,6 @@ def _variant(name):
     if name.startswith("ann"):
         return 1, 0.0, int(name[3:])
     raise ValueError(name)
-
-
-def _seeds(spec):
-    out = []
-    for part in spec:
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
-    return out
 
 
 def run(args):
