@@ -264,3 +264,14 @@ def test_tube_spectrum_is_kramers():
 def test_bad_arguments_name_the_argument(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         synthetic_xrf(**{"shape": (8, 8), "n_channels": 32, **kwargs})
+
+
+@pytest.mark.parametrize("voltage, err", [(-1.0, ValueError), (0.0, ValueError), (float("nan"), ValueError),
+                                          ("40", None), ("forty", TypeError)])
+def test_tube_spectrum_checks_voltage(voltage, err):
+    from scatclust.datasets import tube_spectrum
+    if err is None:  # a numeric string is a real number: same as 40 kV
+        assert tube_spectrum(10.0, voltage) == tube_spectrum(10.0, 40.0)
+        return
+    with pytest.raises(err, match="voltage_kv="):
+        tube_spectrum(10.0, voltage)

@@ -286,6 +286,7 @@ def tube_spectrum(energy_kev, voltage_kv):
     >>> float(tube_spectrum(40.0, 40.0)), bool(tube_spectrum(10.0, 40.0) > tube_spectrum(30.0, 40.0))
     (0.0, True)
     """
+    voltage_kv = _check_positive("voltage_kv", voltage_kv)
     e = np.asarray(energy_kev, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = (voltage_kv - e) / e * np.exp(-((CONTINUUM_CUTOFF / e) ** 3))
@@ -420,7 +421,8 @@ def synthetic_xrf(shape=(64, 64), pigments=None, image="astronaut", n_channels=5
         raise ValueError(f"energy_range={energy_range!r} must satisfy 0 < low < high (keV)")
     e0 = _check_positive("excitation_energy", excitation_energy)
     if excitation not in EXCITATIONS:
-        raise ValueError(f"excitation={excitation!r} must be one of {EXCITATIONS}")
+        raise ValueError(f"excitation={excitation!r} must be one of {EXCITATIONS}; use 'monochromatic' "
+                         "(a beam at excitation_energy) or 'tube' (a Kramers spectrum up to it)")
     if excitation == "tube" and e0 <= e_lo:
         raise ValueError(f"excitation_energy={excitation_energy!r} keV must exceed the lowest channel edge "
                          f"energy_range[0]={e_lo} keV for excitation='tube'")
