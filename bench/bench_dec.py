@@ -234,7 +234,7 @@ def main():
             res[name].append((cluster_accuracy(y, dec.labels_), nmi(y, dec.labels_), wall))
             h = dec.history_
             # accuracy of the start partition (k-means in the init_embedding space) before the DEC phase
-            start = cluster_accuracy(y, dec._start_labels)
+            start = cluster_accuracy(y, dec.start_labels_)
             print(f"seed {seed}: k-means acc {res['k-means (raw pixels)'][-1][0]:.3f}  {name} acc "
                   f"{res[name][-1][0]:.3f} nmi {res[name][-1][1]:.3f} start partition acc {start:.3f} "
                   f"({wall:.1f} s, pretrain epochs {h['pretrain_epochs']}, DEC iters {dec.n_iter_})", flush=True)

@@ -72,7 +72,7 @@ def run(args):
             if u == 0:
                 self.b_acc = self.trace[0]
             s = np.zeros_like(q_full)
-            s[np.arange(len(s)), self._start_labels] = 1.0
+            s[np.arange(len(s)), self.start_labels_] = 1.0
             if u < self.hold:
                 return s
             lam = self.mix if not self.anneal else max(0.0, 1.0 - u / self.anneal)
@@ -93,7 +93,7 @@ def run(args):
             t = time.perf_counter()
             est.fit(X)
             rec = dict(seed=seed, var=var, acc=cluster_accuracy(y, est.labels_), nmi=float(nmi(y, est.labels_)),
-                       a=cluster_accuracy(y, est._start_labels), b=est.b_acc, trace=est.trace,
+                       a=cluster_accuracy(y, est.start_labels_), b=est.b_acc, trace=est.trace,
                        n_iter=int(est.n_iter_), wall=time.perf_counter() - t, load=os.getloadavg()[0])
             print(json.dumps(rec), flush=True)
             with open(args.out, "a") as f:

@@ -151,7 +151,7 @@ def run(args):
                 self.start_by[mode] = cluster_accuracy(y, np.asarray(km.labels_))
             # accuracy of the start's own partition (k-means in the init_embedding space), before
             # the centres become raw-embedding means and the labels nearest-centre ones
-            self.part_acc = cluster_accuracy(y, self._start_labels)
+            self.part_acc = cluster_accuracy(y, self.start_labels_)
             t = time.perf_counter()
             super()._dec(X, gen, history)
             self.t_dec = time.perf_counter() - t

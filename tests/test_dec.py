@@ -178,6 +178,15 @@ def test_save_load_round_trip(fitted, tmp_path):
     np.testing.assert_array_equal(back.labels_, est.labels_)
     assert back.get_params() == est.get_params()
     assert back.n_iter_ == est.n_iter_
+    np.testing.assert_array_equal(back.start_labels_, est.start_labels_)
+    assert est.start_labels_.shape == est.labels_.shape
+    # a file written before the start partition was stored loads, without it
+    state = torch.load(path, weights_only=True)
+    del state["start_labels"]
+    torch.save(state, tmp_path / "old.pt")
+    old = DEC.load(tmp_path / "old.pt")
+    assert old.start_labels_ is None
+    np.testing.assert_array_equal(old.predict(X), est.predict(X))
 
 
 def test_load_rejects_other_files(tmp_path):

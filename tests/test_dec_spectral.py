@@ -187,7 +187,7 @@ def test_initial_centers_spectral_cosine_partition_by_direction():
     got = est._initial_centers(z, 2, 0)
     got = got[np.argsort(np.arctan2(got[:, 1], got[:, 0]))]
     np.testing.assert_allclose(got, want, rtol=1e-5)
-    assert adjusted_rand_score(direction, est._start_labels) == 1.0
+    assert adjusted_rand_score(direction, est.start_labels_) == 1.0
     # Euclidean neighbours of unit vectors are scikit-learn's cosine neighbours (no near-ties here)
     x = rng.normal(size=(150, 4))
     A = kneighbors_graph(x, 8, metric="cosine", include_self=False).toarray()

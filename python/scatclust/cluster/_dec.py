@@ -203,6 +203,11 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         Cluster of each training sample (argmax of the final soft assignment).
     cluster_centers_ : float32 array (n_clusters, latent_dim)
         Centres in the embedding space.
+    start_labels_ : int32 array (n_samples,)
+        The k-means start partition of the training samples (found in the
+        ``init_embedding`` space; the partition ``first_target='start'`` and
+        ``start_weight`` use). Saved by :meth:`save`; ``None`` after :meth:`load` of a file
+        written before it was stored.
     n_iter_ : int
         DEC mini-batch iterations run.
     history_ : dict of lists
@@ -477,12 +482,12 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         zk = self._start_space(z, k, seed)
         km = KMeans(k, n_init=check_int(self.n_init, "n_init", lo=1), random_state=seed % (2 ** 32))
         km.fit(np.ascontiguousarray(zk, dtype=np.float32))
-        self._start_labels = np.asarray(km.labels_, dtype=np.int32)
+        self.start_labels_ = np.asarray(km.labels_, dtype=np.int32)
         if self.init_embedding == "raw":
             return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
         # Mean raw embedding of each cluster found in the transformed space (an empty cluster,
         # which k-means does not leave, would keep a random sample as its centre).
-        labels = self._start_labels
+        labels = self.start_labels_
         centers = np.empty((k, z.shape[1]), dtype=np.float64)
         for c in range(k):
             members = z[labels == c]
@@ -499,7 +504,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         # the init_embedding space) around its centre, which the nearest starting centre alone
         # does not reproduce, and start_weight keeps pulling it there.
         s = np.zeros_like(q_full)
-        s[np.arange(q_full.shape[0]), self._start_labels] = 1.0
+        s[np.arange(q_full.shape[0]), self.start_labels_] = 1.0
         if weight == 1.0:
             return s
         return ((1.0 - weight) * target_distribution(q_full) + weight * s).astype(q_full.dtype, copy=False)
@@ -692,6 +697,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
             "cluster_centers": torch.from_numpy(self.cluster_centers_.copy()),
             "labels": torch.from_numpy(self.labels_.astype(np.int64)),
+            "start_labels": torch.from_numpy(self.start_labels_.astype(np.int64)),
             "n_iter": int(self.n_iter_), "history": self.history_,
         }
         torch.save(state, path)
@@ -723,6 +729,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
         est.model_.to(est._device).eval()
         est.cluster_centers_ = state["cluster_centers"].numpy().astype(np.float32)
         est.labels_ = state["labels"].numpy().astype(np.int32)
+        start = state.get("start_labels")  # absent in files written before it was stored
+        est.start_labels_ = None if start is None else start.numpy().astype(np.int32)
         est.n_iter_ = int(state["n_iter"])
         est.history_ = state["history"]
         return est
