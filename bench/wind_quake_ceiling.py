@@ -3,6 +3,8 @@
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/wind_quake_ceiling.py              # tuning records 10-15
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/wind_quake_ceiling.py --model hgb --configs cur spec cur+env
     OMP_NUM_THREADS=1 PYTHONPATH=python python bench/wind_quake_ceiling.py --errors cur   # which windows are missed
+    OMP_NUM_THREADS=1 PYTHONPATH=python python bench/wind_quake_ceiling.py --model kmeans \
+        --configs raw+eps+loc*10 raw+eps raw+eps+envq*10 spec            # unsupervised proxy
 
 Results: bench/RESULTS.md, section "Factorial VAE: wind / quake ceiling at the large scales".
 
@@ -106,7 +108,9 @@ def record_features(seed, scored, cache):
 
 def select(f, cfg):
     parts = []
-    for c in cfg.split("+"):
+    for term in cfg.split("+"):
+        c, _, rep = term.partition("*")  # 'name*R': the block's columns repeated R times (k-means weight)
+        n0 = len(parts)
         if c == "envA":
             parts.append(f["env"][:, :6 * (J + 1)].reshape(-1, J + 1, 6)[:, :, :4].reshape(len(f["env"]), -1))
         elif c == "envB":
@@ -115,11 +119,23 @@ def select(f, cfg):
             parts += [f["raw"], f["eps"], f["loc"]]
         else:
             parts.append(f[c])
+        parts += parts[n0:] * (int(rep or 1) - 1)
     return np.concatenate(parts, 1)
 
 
 def standardise(X):
     return (X - X.mean(0)) / (X.std(0) + 1e-12)
+
+
+def readout_ari(truth, labels, k):
+    """ARI of "truth is k" vs "cluster's majority class is k" (the bench's many-to-one read-out)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    mapped = np.empty(truth.shape, dtype=object)
+    for cl in np.unique(labels):
+        v, n = np.unique(truth[labels == cl], return_counts=True)
+        mapped[labels == cl] = v[n.argmax()]
+    return adjusted_rand_score(truth == k, mapped == k)
 
 
 def fit_predict(model, C, Xtr, ytr, Xte):
@@ -141,7 +157,10 @@ def main():
     ap.add_argument("--scales", type=int, nargs="+", default=[16384, 4096])
     ap.add_argument("--sources", nargs="+", default=["wind", "quake"])
     ap.add_argument("--C", type=float, nargs="+", default=[0.01, 0.1, 1.0])
-    ap.add_argument("--model", default="logistic", choices=["logistic", "hgb"])
+    ap.add_argument("--model", default="logistic", choices=["logistic", "hgb", "kmeans"],
+                    help="'kmeans': no labels, scatclust KMeans (K = 12, 10 inits, random_state = record seed) on "
+                         "each record's features at the scale alone, scored by the bench's many-to-one read-out "
+                         "(a proxy of the bench's k-means column; 'name*R' in --configs repeats a block R times)")
     ap.add_argument("--cache", default="", help="folder for per-record feature caches (npz); '' = none")
     ap.add_argument("--errors", default="", help="feature set whose misclassified windows are described "
                                                  "(logistic, C = 0.1, scale 16384)")
@@ -161,6 +180,27 @@ def main():
               + ", ".join(f"{k} {int((tr[:, 3] == k).sum())}" for k in ("wind", "quake", "background"))
               + "; at 4096: " + ", ".join(f"{k} {int((tr[:, 2] == k).sum())}" for k in ("wind", "quake")),
               flush=True)
+    if args.model == "kmeans":
+        from scatclust.cluster import KMeans
+
+        print("\nk-means (K = 12) per record at one scale, many-to-one read-out ARI; per record (records with the "
+              "source) and mean")
+        print("| scale | features | n | wind | mean | quake | mean |")
+        print("|---|---|---|---|---|---|---|")
+        for sc in args.scales:
+            si = SCALES.index(sc)
+            for cfg in args.configs:
+                res = {k: [] for k in args.sources}
+                for s in args.seeds:
+                    X = standardise(select(data[s][0][sc], cfg))
+                    lab = KMeans(12, n_init=10, random_state=s).fit(np.ascontiguousarray(X)).labels_
+                    for k in res:
+                        if (data[s][1][:, si] == k).any():
+                            res[k].append(readout_ari(data[s][1][:, si], lab, k))
+                print(f"| {sc} | {cfg} | {X.shape[1]} | " + " | ".join(
+                    " / ".join(f"{v:.2f}" for v in res[k]) + f" | {np.mean(res[k]):.2f}" for k in args.sources)
+                    + " |", flush=True)
+        return
     Cs = [None] if args.model == "hgb" else args.C
     for sc in args.scales:
         si = SCALES.index(sc)
