@@ -24,7 +24,8 @@ Definition, for every octave j = 0..J (j = J: the low-pass):
 3a. Quantiles: per octave, the n_sub values r_i sorted in increasing order (the empirical
    quantile function of the window's log-power envelope: shift-invariant in time, it says
    which share of the window is loud and by how much, e.g. a burst covering a fraction f of
-   the window has its top f n_sub values near -log f). n_sub (J+1) features, j-major.
+   the window has its top f n_sub values near -log f when the floor is negligible). n_sub (J+1)
+   features, j-major.
 3b. Summaries: per octave, 6 features: max_i r_i (peak over mean), min_i r_i (trough over mean),
    std_i r_i (how much the power moves), the least-squares slope of r_i on t_i (log-power
    change per window length: negative for a decay, ~0 for stationary noise), the time
@@ -34,8 +35,9 @@ Definition, for every octave j = 0..J (j = J: the low-pass):
    moves all octaves together; 0 when either is constant).
 
 Output per (window, scale): quantiles n_sub (J+1); summaries 6 (J+1) + J features, first
-the 6 per octave, j-major, then the J correlations. Windows and scales as :class:`scatclust.ScatteringPyramid` (right-aligned);
-``window_end`` must be multiples of ``block``, every scale a multiple of ``block * n_sub``.
+the 6 per octave, j-major, then the J correlations. Windows and scales as
+:class:`scatclust.ScatteringPyramid` (right-aligned); ``window_end`` must be multiples of
+``block``, every scale a multiple of ``block * n_sub``.
 
 Memory: one record-wide transform of (C, L) (power only): ~0.05 GB for the 2-hour 'small'
 record.
