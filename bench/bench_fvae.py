@@ -8,6 +8,8 @@
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12   # amplitude + shape features
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12 --local --local-repeat 10
                                                             # + time-localised polarisation (donks)
+    python bench/bench_fvae.py --threads 1 --no-dec --normalize none+each_ps --clusters 12 --local \
+        --local-weight 10 --obs-var fixed --mixture-readout   # exact weights, unit obs. variance, + VaDE read-out
 
 (on a busy 2-core machine ``--threads 1`` is several times faster than torch's default.)
 
@@ -46,13 +48,20 @@ Methods
     degree; rotation-invariant functions of the cross-channel power moments pooled over 16-sample
     blocks; ``bench/donk_ceiling.py`` measured what they add), and ``--local-repeat R`` repeats
     those columns R times (R = 10 weighs them about like one 636-feature block). The same
-    features and K go to the F-VAE and to k-means.
+    features and K go to the F-VAE and to k-means. ``--local-weight W`` is the exact form of that
+    weighting: the 64 columns once, weighted W in the F-VAE's reconstruction NLL
+    (``FVAEClustering(feature_weights=...)``) and multiplied by sqrt(W) after standardisation for
+    k-means (whose squared distance then weighs them W times).
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
       ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice). By default
       the mixture prior is initialised from data (``init='kmeans'``, VaDE's recipe): 30 of the
       100 epochs train the per-scale VAEs with the cluster part off and KL weight 0.01, then
       k-means on the latent means sets the prior and the y heads. ``--init random
-      --pretrain-epochs 0`` gives the earlier random start.
+      --pretrain-epochs 0`` gives the earlier random start. ``--obs-var`` picks the decoder's
+      observation variance (``FVAEClustering(obs_var=...)``: 'learned' per feature, the default;
+      'scale'; 'fixed' at 1, the squared error). ``--mixture-readout`` adds a column "F-VAE mix":
+      the same fit read out by the mixture prior's responsibilities p(y|E[z]) (VaDE) instead of
+      the y head q(y|x).
     - k-means: ``scatclust.cluster.KMeans`` (k-means++, 10 inits) on each scale's features.
     - DEC: ``scatclust.cluster.DEC`` (conv autoencoder, the zClust/RISCluster method) on each
       scale separately, on log-power spectrograms of the window's sub-window: STFT of the 3
@@ -121,6 +130,7 @@ def run_seed(args, seed, out):
         blocks.append(signed_log(np.asarray(feats.features, dtype=np.float64)))
     if args.local:  # time-localised polarisation features (bench/_local_features.py), already logs / ratios
         loc = local_polarization(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J)
+        n_main = sum(b.shape[2] for b in blocks)
         blocks += [loc] * args.local_repeat  # repeated columns: weight of the block in k-means' distance
         # and (approximately) in the F-VAE's reconstruction loss
     X = np.concatenate(blocks, axis=2)
@@ -132,16 +142,28 @@ def run_seed(args, seed, out):
         names, cnt = np.unique(truth[:, j], return_counts=True)
         print(f"  truth at scale {s}: " + ", ".join(f"{n} {c}" for n, c in zip(names, cnt)))
 
+    weights = None
+    if args.local_weight is not None:  # exact weight of the local block (instead of repeated columns)
+        weights = np.ones(X.shape[2])
+        weights[n_main:] = args.local_weight
     labels, times = {}, {}
     t0 = time.perf_counter()
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
                          batch_size=args.batch, lr=args.lr, n_init=args.n_init, device=args.device,
                          init=args.init, pretrain_epochs=args.pretrain_epochs, pretrain_w_z=args.pretrain_w_z,
-                         learn_weights=args.learn_weights, random_state=seed).fit(X)
+                         learn_weights=args.learn_weights, obs_var=args.obs_var, feature_weights=weights,
+                         random_state=seed).fit(X)
     times["F-VAE"] = time.perf_counter() - t0
     labels["F-VAE"] = est.labels_
+    if args.mixture_readout:  # the same fit, read out by p(y | E[z]) under the mixture prior
+        t0 = time.perf_counter()
+        labels["F-VAE mix"] = est.set_params(readout="mixture").predict(X)
+        est.set_params(readout="encoder")
+        times["F-VAE mix"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     Xn = (X - est.mean_) / est.std_
+    if weights is not None:
+        Xn = Xn * np.sqrt(weights)  # k-means' squared distance then weighs feature f by weights[f]
     labels["k-means"] = np.stack([KMeans(args.clusters, n_init=10, random_state=seed)
                                   .fit(np.ascontiguousarray(Xn[:, j])).labels_ for j in range(len(SCALES))], 1)
     times["k-means"] = time.perf_counter() - t0
@@ -200,6 +222,14 @@ def main():
     ap.add_argument("--local-repeat", type=int, default=1,
                     help="with --local: columns of the local block repeated this many times (10 gives the 64 "
                          "local features about the weight of a 636-feature pyramid block)")
+    ap.add_argument("--local-weight", type=float, default=None,
+                    help="with --local: weight W of the local columns (once) in the F-VAE's reconstruction NLL "
+                         "(FVAEClustering(feature_weights=...)) and sqrt(W) scaling of them for k-means; the exact "
+                         "form of --local-repeat W")
+    ap.add_argument("--obs-var", default="learned", choices=["learned", "scale", "fixed"],
+                    help="F-VAE observation variance (FVAEClustering(obs_var=...))")
+    ap.add_argument("--mixture-readout", action="store_true",
+                    help="also score the F-VAE read out by the mixture prior's p(y|E[z]) ('F-VAE mix')")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm"],
@@ -221,6 +251,8 @@ def main():
     args = ap.parse_args()
     if args.local_repeat < 1 or (args.local_repeat != 1 and not args.local):
         ap.error(f"--local-repeat={args.local_repeat} needs --local and a value >= 1")
+    if args.local_weight is not None and (not args.local or args.local_repeat != 1 or not args.local_weight >= 0):
+        ap.error(f"--local-weight={args.local_weight} needs --local, no --local-repeat and a value >= 0")
     import torch
 
     if args.threads:
