@@ -53,7 +53,8 @@ Methods
     (``FVAEClustering(feature_weights=...)``) and multiplied by sqrt(W) after standardisation for
     k-means (whose squared distance then weighs them W times).
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
-      ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice). By default
+      ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice; with more than
+      one, a table gives every restart's ELBO and per-source ARI). By default
       the mixture prior is initialised from data (``init='kmeans'``, VaDE's recipe): 30 of the
       100 epochs train the per-scale VAEs with the cluster part off and KL weight 0.01, then
       k-means on the latent means sets the prior and the y heads. ``--init random
@@ -200,6 +201,14 @@ def run_seed(args, seed, out):
           + f" (F-VAE: {args.epochs} epochs ({args.pretrain_epochs} pretraining, init {args.init!r}) x "
           f"{args.n_init} restarts, "
           f"{sum(p.numel() for p in est.model_.parameters())} parameters, ELBOs {np.round(est.elbos_, 1).tolist()})")
+    if args.n_init > 1:  # does the ELBO rank the restarts as the truth does?
+        rows = []
+        for r, (elbo, lab) in enumerate(zip(est.elbos_, est.restart_labels_)):
+            sc = source_scores(truth, lab, SCALES, rec.fs)
+            rows.append([str(r), f"{elbo:.1f}", "yes" if r == int(np.argmax(est.elbos_)) else ""]
+                        + [f"{sc[k]['ari']:.3f}" for k in matching_scales(SCALES, rec.fs)])
+        print("F-VAE restarts (ELBO per window; per-source ARI of each restart's own labels):")
+        print(table(rows, ["restart", "ELBO", "kept"] + list(matching_scales(SCALES, rec.fs))))
     out.append({"seed": seed, "per": per, "times": times,
                 "scale_ari": {m: [adjusted_rand_score(truth[:, j], labels[m][:, j]) for j in range(len(SCALES))]
                               for m in methods}})

@@ -243,3 +243,14 @@ def test_option_errors_name_the_argument():
         _est(feature_weights=np.stack([np.ones(5), np.zeros(5)])).fit(X)
     with pytest.raises(ValueError, match=r"feature_weights of type str must be an array of numbers"):
         FactorialVAE(5, n_scales=2, feature_weights="heavy")
+
+
+def test_restart_labels_are_each_restarts_own_fit():
+    X = _data(7)
+    multi = _est(n_init=3).fit(X)
+    assert len(multi.restart_labels_) == 3
+    best = int(np.argmax(multi.elbos_))
+    np.testing.assert_array_equal(multi.restart_labels_[best], multi.labels_)
+    # restart 0 is the n_init=1 fit with the same seed (trained independently here)
+    np.testing.assert_array_equal(multi.restart_labels_[0], _est().fit(X).labels_)
+    assert any(not np.array_equal(multi.restart_labels_[0], r) for r in multi.restart_labels_[1:])

@@ -134,6 +134,9 @@ class FVAEClustering:
         training data, at the final temperature, with fixed noise draws.
     elbos_ : list of float
         ``elbo_`` of every restart.
+    restart_labels_ : list of ndarray (n_windows, n_scales) int64
+        Training-data labels of every restart (``readout`` at fit time), e.g. to check
+        whether the ELBO ranks the restarts as an external score does.
 
     Examples
     --------
@@ -327,15 +330,17 @@ class FVAEClustering:
         # Restart 0 uses the seed itself (n_init=1 reproduces earlier versions' weights).
         seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, self.n_init)]
         Xn = torch.from_numpy(((X - mean) / std).astype(np.float32))
-        best, elbos = None, []
+        best, elbos, restart_labels = None, [], []
         for r, sd in enumerate(seeds):
             model, history = self._train(Xn, S, F, sd, device, state, checkpoint, digest)
             elbo = self._elbo(model, Xn, device)
             elbos.append(elbo)
+            restart_labels.append(np.stack([p.argmax(1) for p in self._readout(Xn)[0]], 1))  # self.model_ is model
             if best is None or elbo > best[0]:
                 best = (elbo, model, history)
         self.elbo_, self.model_, history = best
         self.elbos_ = elbos
+        self.restart_labels_ = restart_labels
         self.history_ = history
         self.n_epochs_ = len(history)
         self.model_.eval()
