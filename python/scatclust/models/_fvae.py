@@ -306,7 +306,8 @@ class FactorialVAE(torch.nn.Module):
         """Sample y~, z per scale and return the logits, latents and the loss terms.
 
         Returns a dict with ``logits`` (list of (batch, K_s)), ``z_mean`` (list of
-        (batch, d)), ``x_mean`` (the decoder outputs g_s(z_s), list of (batch, F)) and ``loss``: per-term tensors ``rec``, ``kl_z``, ``kl_y`` of shape
+        (batch, d)), ``x_mean`` (the decoder outputs g_s(z_s), list of (batch, F)) and
+        ``loss``: per-term tensors ``rec``, ``kl_z``, ``kl_y`` of shape
         (batch, S) and ``total``, the scalar weighted batch mean.
         """
         h, logits = self.encode(x)

@@ -537,13 +537,14 @@ class FVAEClustering:
                 [np.concatenate([b[s] for b in means]) for s in range(S)])
 
     def predict_proba(self, X):
-        """q(y_s | x_s) (``readout='mixture'``: p(y_s | E[z_s])) per scale: a list of S arrays (n_windows, K_s) float32 (an array
-        (n_windows, S, K) when every scale has the same K)."""
+        """q(y_s | x_s) (``readout='mixture'``: p(y_s | E[z_s])) per scale: a list of S arrays
+        (n_windows, K_s) float32 (an array (n_windows, S, K) when every scale has the same K)."""
         probs, _ = self._readout(self._normalise(X))
         return np.stack(probs, 1) if len({p.shape[1] for p in probs}) == 1 else probs
 
     def predict(self, X):
-        """Cluster per scale, argmax q(y_s | x_s) (or of the mixture's p(y_s | z_s), ``readout``): int64 (n_windows, n_scales)."""
+        """Cluster per scale, argmax q(y_s | x_s) (or of the mixture's p(y_s | z_s), ``readout``):
+        int64 (n_windows, n_scales)."""
         probs, _ = self._readout(self._normalise(X))
         return np.stack([p.argmax(1) for p in probs], 1)
 
