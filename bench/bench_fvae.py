@@ -8,6 +8,8 @@
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12   # amplitude + shape features
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12 --local --local-repeat 10
                                                             # + time-localised polarisation (donks)
+    python bench/bench_fvae.py --threads 1 --no-dec --normalize none+each_ps --clusters 12 --local \
+        --local-weight 10 --obs-var fixed --mixture-readout   # exact weights, unit obs. variance, + VaDE read-out
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12 --local --local-repeat 10 \
         --envelope --envelope-repeat 10                     # + time-envelope features (wind, quakes)
 
@@ -48,7 +50,10 @@ Methods
     degree; rotation-invariant functions of the cross-channel power moments pooled over 16-sample
     blocks; ``bench/donk_ceiling.py`` measured what they add), and ``--local-repeat R`` repeats
     those columns R times (R = 10 weighs them about like one 636-feature block);
-    ``--local-max-scale S`` sets them to 0 at scales above S. ``--envelope``
+    ``--local-max-scale S`` sets them to 0 at scales above S. ``--local-weight W`` is the exact form of
+    the repetition: the 64 columns once, weighted W in the F-VAE's reconstruction NLL
+    (``FVAEClustering(feature_weights=...)``) and multiplied by sqrt(W) after standardisation for
+    k-means (whose squared distance then weighs them W times). ``--envelope``
     appends 128 time-envelope features per scale (``bench/_envelope_features.py``,
     ``envelope_quantiles``: per octave, the log channel-summed first-layer power of the window's
     16 (``--envelope-sub``) sub-blocks relative to the window's mean power, sorted: the quantiles
@@ -56,14 +61,19 @@ Methods
     rotation- and time-shift-invariant; ``bench/wind_quake_ceiling.py`` measured what they add for
     wind and quakes); they are set to 0 (constant, so ignored after the standardisation) at
     scales below ``--envelope-min-scale``, and ``--envelope-repeat R`` repeats the columns R times
-    as ``--local-repeat`` does. The same features and K go to the
+    as ``--local-repeat`` does (``--envelope-weight W``: the exact form, as ``--local-weight``). The same features and K go to the
     F-VAE and to k-means.
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
-      ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice). By default
+      ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice; with more than
+      one, a table gives every restart's ELBO and per-source ARI). By default
       the mixture prior is initialised from data (``init='kmeans'``, VaDE's recipe): 30 of the
       100 epochs train the per-scale VAEs with the cluster part off and KL weight 0.01, then
       k-means on the latent means sets the prior and the y heads. ``--init random
-      --pretrain-epochs 0`` gives the earlier random start.
+      --pretrain-epochs 0`` gives the earlier random start. ``--obs-var`` picks the decoder's
+      observation variance (``FVAEClustering(obs_var=...)``: 'learned' per feature, the default;
+      'scale'; 'fixed' at 1, the squared error). ``--mixture-readout`` adds a column "F-VAE mix":
+      the same fit read out by the mixture prior's responsibilities p(y|E[z]) (VaDE) instead of
+      the y head q(y|x).
     - k-means: ``scatclust.cluster.KMeans`` (k-means++, 10 inits) on each scale's features.
     - DEC: ``scatclust.cluster.DEC`` (conv autoencoder, the zClust/RISCluster method) on each
       scale separately, on log-power spectrograms of the window's sub-window: STFT of the 3
@@ -137,12 +147,14 @@ def run_seed(args, seed, out):
         loc = local_polarization(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J)
         if args.local_max_scale:  # constant (zero) local columns above it: ignored after the standardisation
             loc[:, [s > args.local_max_scale for s in SCALES]] = 0.0
+        n_main = sum(b.shape[2] for b in blocks)
         blocks += [loc] * args.local_repeat  # repeated columns: weight of the block in k-means' distance
         # and (approximately) in the F-VAE's reconstruction loss
     if args.envelope:  # envelope quantiles (bench/_envelope_features.py), zero below --envelope-min-scale
         env = envelope_quantiles(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J,
                                  n_sub=args.envelope_sub)
         env[:, [s < args.envelope_min_scale for s in SCALES]] = 0.0
+        n_before_env = sum(b.shape[2] for b in blocks)
         blocks += [env] * args.envelope_repeat
     X = np.concatenate(blocks, axis=2)
     t_feat = time.perf_counter() - t0
@@ -153,16 +165,31 @@ def run_seed(args, seed, out):
         names, cnt = np.unique(truth[:, j], return_counts=True)
         print(f"  truth at scale {s}: " + ", ".join(f"{n} {c}" for n, c in zip(names, cnt)))
 
+    weights = None
+    if args.local_weight is not None or args.envelope_weight is not None:  # exact block weights
+        weights = np.ones(X.shape[2])  # (instead of repeated columns)
+        if args.local_weight is not None:
+            weights[n_main:n_main + loc.shape[2]] = args.local_weight
+        if args.envelope_weight is not None:
+            weights[n_before_env:] = args.envelope_weight
     labels, times = {}, {}
     t0 = time.perf_counter()
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
                          batch_size=args.batch, lr=args.lr, n_init=args.n_init, device=args.device,
                          init=args.init, pretrain_epochs=args.pretrain_epochs, pretrain_w_z=args.pretrain_w_z,
-                         learn_weights=args.learn_weights, random_state=seed).fit(X)
+                         learn_weights=args.learn_weights, obs_var=args.obs_var, feature_weights=weights,
+                         random_state=seed).fit(X)
     times["F-VAE"] = time.perf_counter() - t0
     labels["F-VAE"] = est.labels_
+    if args.mixture_readout:  # the same fit, read out by p(y | E[z]) under the mixture prior
+        t0 = time.perf_counter()
+        labels["F-VAE mix"] = est.set_params(readout="mixture").predict(X)
+        est.set_params(readout="encoder")
+        times["F-VAE mix"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     Xn = (X - est.mean_) / est.std_
+    if weights is not None:
+        Xn = Xn * np.sqrt(weights)  # k-means' squared distance then weighs feature f by weights[f]
     labels["k-means"] = np.stack([KMeans(args.clusters, n_init=10, random_state=seed)
                                   .fit(np.ascontiguousarray(Xn[:, j])).labels_ for j in range(len(SCALES))], 1)
     times["k-means"] = time.perf_counter() - t0
@@ -199,6 +226,14 @@ def run_seed(args, seed, out):
           + f" (F-VAE: {args.epochs} epochs ({args.pretrain_epochs} pretraining, init {args.init!r}) x "
           f"{args.n_init} restarts, "
           f"{sum(p.numel() for p in est.model_.parameters())} parameters, ELBOs {np.round(est.elbos_, 1).tolist()})")
+    if args.n_init > 1:  # does the ELBO rank the restarts as the truth does?
+        rows = []
+        for r, (elbo, lab) in enumerate(zip(est.elbos_, est.restart_labels_)):
+            sc = source_scores(truth, lab, SCALES, rec.fs)
+            rows.append([str(r), f"{elbo:.1f}", "yes" if r == int(np.argmax(est.elbos_)) else ""]
+                        + [f"{sc[k]['ari']:.3f}" for k in matching_scales(SCALES, rec.fs)])
+        print("F-VAE restarts (ELBO per window; per-source ARI of each restart's own labels):")
+        print(table(rows, ["restart", "ELBO", "kept"] + list(matching_scales(SCALES, rec.fs))))
     out.append({"seed": seed, "per": per, "times": times,
                 "scale_ari": {m: [adjusted_rand_score(truth[:, j], labels[m][:, j]) for j in range(len(SCALES))]
                               for m in methods}})
@@ -221,6 +256,14 @@ def main():
     ap.add_argument("--local-repeat", type=int, default=1,
                     help="with --local: columns of the local block repeated this many times (10 gives the 64 "
                          "local features about the weight of a 636-feature pyramid block)")
+    ap.add_argument("--local-weight", type=float, default=None,
+                    help="with --local: weight W of the local columns (once) in the F-VAE's reconstruction NLL "
+                         "(FVAEClustering(feature_weights=...)) and sqrt(W) scaling of them for k-means; the exact "
+                         "form of --local-repeat W")
+    ap.add_argument("--obs-var", default="learned", choices=["learned", "scale", "fixed"],
+                    help="F-VAE observation variance (FVAEClustering(obs_var=...))")
+    ap.add_argument("--mixture-readout", action="store_true",
+                    help="also score the F-VAE read out by the mixture prior's p(y|E[z]) ('F-VAE mix')")
     ap.add_argument("--local-max-scale", type=int, default=None,
                     help="with --local: scales above this get constant (zero) local columns (the block is built "
                          "for donks at 256; default: every scale)")
@@ -232,9 +275,11 @@ def main():
                     help="with --envelope: scales below this get constant (zero) envelope columns")
     ap.add_argument("--envelope-repeat", type=int, default=1,
                     help="with --envelope: columns of the envelope block repeated this many times")
+    ap.add_argument("--envelope-weight", type=float, default=None,
+                    help="with --envelope: exact weight of the envelope columns (once), as --local-weight")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
-    ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm"],
+    ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm", "kmeans-input"],
                     help="F-VAE mixture-prior start (FVAEClustering(init=...))")
     ap.add_argument("--pretrain-epochs", type=int, default=30,
                     help="F-VAE plain-VAE epochs (out of --epochs) before the mixture phase")
@@ -253,8 +298,13 @@ def main():
     args = ap.parse_args()
     if args.local_repeat < 1 or (args.local_repeat != 1 and not args.local):
         ap.error(f"--local-repeat={args.local_repeat} needs --local and a value >= 1")
+    if args.local_weight is not None and (not args.local or args.local_repeat != 1 or not args.local_weight >= 0):
+        ap.error(f"--local-weight={args.local_weight} needs --local, no --local-repeat and a value >= 0")
     if args.envelope_repeat < 1 or (args.envelope_repeat != 1 and not args.envelope):
         ap.error(f"--envelope-repeat={args.envelope_repeat} needs --envelope and a value >= 1")
+    if args.envelope_weight is not None and (not args.envelope or args.envelope_repeat != 1
+                                             or not args.envelope_weight >= 0):
+        ap.error(f"--envelope-weight={args.envelope_weight} needs --envelope, no --envelope-repeat and a value >= 0")
     if args.local_max_scale is not None and (not args.local or args.local_max_scale < 1):
         ap.error(f"--local-max-scale={args.local_max_scale} needs --local and a value >= 1")
     import torch

@@ -12,7 +12,9 @@ continuous latent z_s (d dimensions)::
     p(x_s | z_s) = N(g_s(z_s), diag exp(lx_s))
 
 with learned per-cluster prior means/log-variances (mu_s, lv_s: K_s x d), a decoder MLP g_s
-and a learned per-feature observation log-variance lx_s (F). The scales are independent
+and an observation log-variance lx_s (F) that is, by ``obs_var``: learned per scale and
+feature ('learned', the default), learned per scale and shared by its features ('scale'), or
+fixed at 0 ('fixed': unit variance on the standardised features). The scales are independent
 factors of the generative model ("factorial"); what they share is the encoder trunk h(.),
 one MLP applied to every x_s, followed by per-scale heads::
 
@@ -25,14 +27,25 @@ step, :class:`scatclust.nn.TemperatureSchedule`) and z_s by the reparameterisati
 Loss (per window, summed over scales, averaged over the batch)::
 
     L = sum_s  w_rec * NLL_s + w_z * KL_z,s + w_y * KL_y,s
-    NLL_s  = 1/2 sum_f [log 2 pi + lx_sf + (x_sf - g_s(z_s)_f)^2 exp(-lx_sf)]
+    NLL_s  = 1/2 sum_f c_sf [log 2 pi + lx_sf + (x_sf - g_s(z_s)_f)^2 exp(-lx_sf)]
     KL_z,s = KL(q(z_s | x_s, y~_s) || p(z_s | y~_s))                 (closed form, diagonal)
            = 1/2 sum_j [lv - v + (exp(v) + (m - mu)^2) exp(-lv) - 1]
              with the prior's mu, lv = y~_s @ mu_s, y~_s @ lv_s (y~_s: the relaxed sample)
     KL_y,s = KL(q(y_s | x_s) || Cat(1/K_s)) = sum_k q_k log q_k + log K_s
            (with ``learn_weights=True``: KL(q(y_s | x_s) || Cat(softmax(prior_logits_s))))
 
-Default weights w_rec = w_z = w_y = 1 (the evidence lower bound itself).
+Default weights w_rec = w_z = w_y = 1 and c_sf = 1 (the evidence lower bound itself).
+``feature_weights`` sets the c_sf >= 0 (one vector for all scales or one per scale): an
+integer weight W on a feature gives the NLL of the same feature repeated W times (with the
+same decoder output and lx), without the W - 1 extra inputs and decoder outputs.
+
+Why ``obs_var`` matters: with a learned lx_sf, the NLL at its optimum over lx_sf is
+1/2 sum_f c_sf [log(2 pi MSE_sf) + 1] (MSE_sf the feature's mean squared reconstruction error),
+so a feature's gradient weight is c_sf / MSE_sf: the training favours the features that
+reconstruct well (redundant, correlated moments) over noisy ones. With 'fixed' the NLL is
+1/2 sum_f c_sf (x_sf - g_s(z_s)_f)^2 + const, every standardised feature weighted c_sf as in
+k-means' squared distance; 'scale' keeps one learned balance between the NLL and the KL
+terms per scale (lx_s = log of the scale's weighted mean squared error at the optimum).
 
 Parameter count (``fvae_parameter_count``), with trunk widths (h_1..h_L), H = h_L (H = F
 when L = 0) and mlp(n, (w_1..w_m)) = sum_i (w_{i-1} w_i + w_i), w_0 = n::
@@ -42,7 +55,7 @@ when L = 0) and mlp(n, (w_1..w_m)) = sum_i (w_{i-1} w_i + w_i), w_0 = n::
                   + ((H + K_s) 2d + 2d)              z head
                   + 2 K_s d                          prior means and log-variances
                   + mlp(d, (h_L..h_1, F))            decoder (the trunk mirrored)
-                  + F                                observation log-variances
+                  + F ('learned') | 1 ('scale') | 0 ('fixed')  observation log-variances
                   + K_s if learn_weights ]           mixture-weight logits
 
 The published model has about 196 M parameters; its exact layer layout is not given in
@@ -68,6 +81,7 @@ __all__ = ["FactorialVAE", "PUBLISHED_CONFIG", "fvae_parameter_count", "gaussian
 PUBLISHED_CONFIG = dict(n_features=882, n_scales=4, n_clusters=10, latent_dim=200, hidden=(4096, 4096, 4096))
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_OBS_VAR = ("learned", "scale", "fixed")
 
 
 def _check_pos_int(v, name):
@@ -92,7 +106,8 @@ def _cluster_tuple(n_clusters, n_scales):
     return tuple(int(k) for k in ks)
 
 
-def fvae_parameter_count(n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64), learn_weights=False):
+def fvae_parameter_count(n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64), learn_weights=False,
+                         obs_var="learned"):
     """Number of parameters of ``FactorialVAE(...)`` with these arguments (formula in the module docs).
 
     Examples
@@ -105,17 +120,59 @@ def fvae_parameter_count(n_features, n_scales=4, n_clusters=8, latent_dim=8, hid
                _check_pos_int(latent_dim, "latent_dim"))
     hidden = _check_widths(hidden, "hidden")
     ks = _cluster_tuple(n_clusters, S)
+    n_obs = {"learned": F, "scale": 1, "fixed": 0}[_check_obs_var(obs_var)]
     H = hidden[-1] if hidden else F
     total = mlp_parameter_count(F, hidden)
     for K in ks:
         total += (H * K + K) + ((H + K) * 2 * d + 2 * d) + 2 * K * d
-        total += mlp_parameter_count(d, hidden[::-1] + (F,)) + F + (K if learn_weights else 0)
+        total += mlp_parameter_count(d, hidden[::-1] + (F,)) + n_obs + (K if learn_weights else 0)
     return total
 
 
-def gaussian_nll(x, mean, logvar):
-    """Negative log-density of x under N(mean, diag exp(logvar)), summed over the last axis."""
-    return 0.5 * (_LOG_2PI + logvar + (x - mean) ** 2 * torch.exp(-logvar)).sum(-1)
+def _check_obs_var(obs_var):
+    if obs_var not in _OBS_VAR:
+        raise ValueError(f"obs_var={obs_var!r} must be one of {_OBS_VAR} (per-feature learned, one learned "
+                         f"per scale, or fixed at 1)")
+    return obs_var
+
+
+def check_feature_weights(weights, n_scales, n_features):
+    """``feature_weights`` as a float64 array (n_scales, n_features) (None stays None).
+
+    Accepts shape (n_features,) (the same weights at every scale) or (n_scales, n_features);
+    every weight finite and >= 0, and at least one > 0 per scale. Raises ValueError otherwise.
+    """
+    if weights is None:
+        return None
+    import numpy as np
+
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().cpu().numpy()
+    try:
+        w = np.array(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"feature_weights of type {type(weights).__name__} must be an array of numbers of shape "
+                         f"(n_features={n_features},) or (n_scales={n_scales}, n_features={n_features})") from None
+    if w.shape == (n_features,):
+        w = np.broadcast_to(w, (n_scales, n_features)).copy()
+    if w.shape != (n_scales, n_features):
+        raise ValueError(f"feature_weights.shape={w.shape} must be (n_features={n_features},) or "
+                         f"(n_scales={n_scales}, n_features={n_features})")
+    if not np.isfinite(w).all() or (w < 0).any():
+        bad = float(w[~(np.isfinite(w) & (w >= 0))].ravel()[0])
+        raise ValueError(f"feature_weights contains {bad!r}; every weight must be finite and >= 0")
+    empty = np.flatnonzero(~(w > 0).any(1))
+    if empty.size:
+        raise ValueError(f"feature_weights of scale {int(empty[0])} are all 0; give every scale at least one "
+                         f"weight > 0 (or leave that scale out of the data)")
+    return w
+
+
+def gaussian_nll(x, mean, logvar, weight=None):
+    """Negative log-density of x under N(mean, diag exp(logvar)), summed over the last axis,
+    each term multiplied by ``weight`` (broadcast against the last axis; None: 1)."""
+    t = _LOG_2PI + logvar + (x - mean) ** 2 * torch.exp(-logvar)
+    return 0.5 * (t if weight is None else t * weight).sum(-1)
 
 
 def gaussian_kl(mq, vq, mp, vp):
@@ -160,6 +217,17 @@ class FactorialVAE(torch.nn.Module):
         favours clusters of equal size: the encoder can reshape the latent density to match
         an equal-weight mixture, so a rare class (a few % of the windows) tends to be merged
         while a large one is split. KL_y then is KL(q(y_s | x_s) || p(y_s)).
+    obs_var : {'learned', 'scale', 'fixed'}
+        Observation log-variance lx_s of p(x_s | z_s) (module docs): 'learned' (default) one
+        parameter per scale and feature, ``obs_logvar`` of shape (S, F); 'scale' one per scale,
+        ``obs_logvar`` of shape (S, 1); 'fixed' lx = 0 (unit variance; ``obs_logvar`` is a
+        zero buffer, not saved in the state dict), so the NLL is half the squared error plus
+        a constant, weighting every standardised feature equally as k-means does.
+    feature_weights : array_like (F,) or (S, F), optional
+        Weights c_sf >= 0 of the features' terms in the reconstruction NLL (default None: all
+        1). A weight W on a feature counts it like W copies of it. Kept as the buffer
+        ``feature_weights`` (S, F) of the parameters' dtype (not saved in the state dict: it is
+        a constructor argument).
     device, dtype :
         Where and in which precision to create the parameters (``device='meta'``
         builds the shapes without memory).
@@ -174,10 +242,13 @@ class FactorialVAE(torch.nn.Module):
     >>> out = m(torch.zeros(5, 2, 20), tau=1.0, generator=torch.Generator().manual_seed(0))
     >>> out["loss"]["total"].shape, out["logits"][0].shape, out["loss"]["kl_z"].shape
     (torch.Size([]), torch.Size([5, 3]), torch.Size([5, 2]))
+    >>> FactorialVAE(20, n_scales=2, obs_var="scale").obs_logvar.shape
+    torch.Size([2, 1])
     """
 
     def __init__(self, n_features, n_scales=4, n_clusters=8, latent_dim=8, hidden=(128, 64), *,
-                 activation="relu", learn_weights=False, device=None, dtype=None):
+                 activation="relu", learn_weights=False, obs_var="learned", feature_weights=None, device=None,
+                 dtype=None):
         super().__init__()
         F, S, d = (_check_pos_int(n_features, "n_features"), _check_pos_int(n_scales, "n_scales"),
                    _check_pos_int(latent_dim, "latent_dim"))
@@ -194,7 +265,15 @@ class FactorialVAE(torch.nn.Module):
         # Prior means spread out (N(0, 1)) so that the clusters start apart; log-variances 0.
         self.prior_mean = torch.nn.ParameterList(torch.nn.Parameter(torch.randn(K, d, **kw)) for K in ks)
         self.prior_logvar = torch.nn.ParameterList(torch.nn.Parameter(torch.zeros(K, d, **kw)) for K in ks)
-        self.obs_logvar = torch.nn.Parameter(torch.zeros(S, F, **kw))
+        self.obs_var = _check_obs_var(obs_var)
+        if obs_var == "fixed":
+            self.register_buffer("obs_logvar", torch.zeros(S, F, **kw), persistent=False)
+        else:
+            self.obs_logvar = torch.nn.Parameter(torch.zeros(S, F if obs_var == "learned" else 1, **kw))
+        w = check_feature_weights(feature_weights, S, F)
+        if w is not None:  # in the parameters' dtype: a float64 buffer would promote the float32 loss
+            w = torch.as_tensor(w, device=device, dtype=dtype if dtype is not None else torch.get_default_dtype())
+        self.register_buffer("feature_weights", w, persistent=False)
         self.learn_weights = bool(learn_weights)
         if self.learn_weights:
             self.prior_logits = torch.nn.ParameterList(torch.nn.Parameter(torch.zeros(K, **kw)) for K in ks)
@@ -212,6 +291,12 @@ class FactorialVAE(torch.nn.Module):
         h = self.trunk(x)
         return h, [head(h[:, s]) for s, head in enumerate(self.y_heads)]
 
+    def nll(self, x, xhat, s):
+        """Weighted reconstruction NLL_s (module docs) of x (batch, F) given the decoder mean
+        xhat (batch, F) at scale s: a (batch,) tensor."""
+        w = None if self.feature_weights is None else self.feature_weights[s]
+        return gaussian_nll(x, xhat, self.obs_logvar[s], w)
+
     def z_posterior(self, h, s, y):
         """Mean and log-variance of q(z_s | x_s, y) for a (relaxed or soft) y of shape (batch, K_s)."""
         m, v = self.z_heads[s](torch.cat([h[:, s], y], dim=-1)).chunk(2, dim=-1)
@@ -221,11 +306,12 @@ class FactorialVAE(torch.nn.Module):
         """Sample y~, z per scale and return the logits, latents and the loss terms.
 
         Returns a dict with ``logits`` (list of (batch, K_s)), ``z_mean`` (list of
-        (batch, d)) and ``loss``: per-term tensors ``rec``, ``kl_z``, ``kl_y`` of shape
+        (batch, d)), ``x_mean`` (the decoder outputs g_s(z_s), list of (batch, F)) and
+        ``loss``: per-term tensors ``rec``, ``kl_z``, ``kl_y`` of shape
         (batch, S) and ``total``, the scalar weighted batch mean.
         """
         h, logits = self.encode(x)
-        rec, kl_z, kl_y, z_means = [], [], [], []
+        rec, kl_z, kl_y, z_means, x_means = [], [], [], [], []
         for s in range(self.n_scales):
             y = gumbel_softmax(logits[s], tau, hard=hard, generator=generator)
             m, v = self.z_posterior(h, s, y)
@@ -233,14 +319,15 @@ class FactorialVAE(torch.nn.Module):
                               device="cpu" if generator is not None else m.device).to(m.device)
             z = m + torch.exp(0.5 * v) * eps
             xhat = self.decoders[s](z)
-            rec.append(gaussian_nll(x[:, s], xhat, self.obs_logvar[s]))
+            rec.append(self.nll(x[:, s], xhat, s))
+            x_means.append(xhat)
             kl_z.append(gaussian_kl(m, v, y @ self.prior_mean[s], y @ self.prior_logvar[s]))
             kl_y.append(categorical_kl(logits[s], self.prior_logits[s]) if self.learn_weights
                         else categorical_kl_uniform(logits[s]))
             z_means.append(m)
         rec, kl_z, kl_y = torch.stack(rec, 1), torch.stack(kl_z, 1), torch.stack(kl_y, 1)
         total = (w_rec * rec + w_z * kl_z + w_y * kl_y).sum(1).mean()
-        return {"logits": logits, "z_mean": z_means,
+        return {"logits": logits, "z_mean": z_means, "x_mean": x_means,
                 "loss": {"rec": rec, "kl_z": kl_z, "kl_y": kl_y, "total": total}}
 
     def pretrain_loss(self, x, *, generator=None, w_rec=1.0, w_z=1.0):
@@ -264,9 +351,20 @@ class FactorialVAE(torch.nn.Module):
             eps = torch.randn(m.shape, generator=generator, dtype=m.dtype,
                               device="cpu" if generator is not None else m.device).to(m.device)
             xhat = self.decoders[s](m + torch.exp(0.5 * v) * eps)
-            total = total + w_rec * gaussian_nll(x[:, s], xhat, self.obs_logvar[s]) \
+            total = total + w_rec * self.nll(x[:, s], xhat, s) \
                 + w_z * gaussian_kl(m, v, torch.zeros_like(m), torch.zeros_like(v))
         return total.mean()
+
+    @torch.no_grad()
+    def mixture_proba(self, z, s):
+        """Responsibilities p(y_s | z_s) of the mixture prior for latents z (batch, d) at scale s:
+        softmax_k [log pi_k - 1/2 sum_j (lv_kj + (z_j - mu_kj)^2 exp(-lv_kj))] with pi the mixture
+        weights (uniform unless ``learn_weights``): VaDE's cluster read-out. (batch, K_s)."""
+        mu, lv = self.prior_mean[s], self.prior_logvar[s]
+        logp = -0.5 * (lv[None] + (z[:, None] - mu[None]) ** 2 * torch.exp(-lv[None])).sum(-1)
+        if self.learn_weights:
+            logp = logp + torch.log_softmax(self.prior_logits[s], dim=-1)
+        return torch.softmax(logp, dim=-1)
 
     @torch.no_grad()
     def readout(self, x):

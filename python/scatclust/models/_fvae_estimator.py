@@ -14,13 +14,17 @@ import torch
 
 from .._array import as_real_numpy
 from ..nn._gumbel import TemperatureSchedule
-from ._fvae import FactorialVAE
+from ._fvae import _OBS_VAR, FactorialVAE, check_feature_weights
 
 __all__ = ["FVAEClustering"]
 
 _FORMAT = "scatclust.FVAEClustering/1"
 # Parameters that may differ between a checkpoint and the estimator that resumes it.
 _RESUMABLE = ("epochs", "verbose", "device")
+# Saved in the checkpoint (``load`` restores it) but free to differ when resuming: it only
+# changes the read-out, not the training.
+_READOUT_ONLY = ("readout",)
+_READOUTS = ("encoder", "mixture")
 # Smallest prior variance of a cluster from ``init``, relative to the variance of all windows'
 # latents in that dimension (see ``_init_mixture``).
 _VAR_FLOOR = 1e-4
@@ -89,6 +93,22 @@ class FVAEClustering:
         Weight of KL(q(z|x) || N(0, I)) in the pretraining loss (default 0.01: close to a
         plain autoencoder, as VaDE pretrains; with 1, the full VAE, the k-means start was
         worse on the benchmark's tuning records).
+    obs_var : {'learned', 'scale', 'fixed'}
+        Observation variance of the decoder (:class:`FactorialVAE`): learned per scale and
+        feature (default), one learned per scale, or fixed at 1 on the standardised features
+        (the reconstruction term is then half the squared error, each feature weighted
+        equally as in k-means; a learned per-feature variance instead weights feature f by
+        1 / its reconstruction error).
+    feature_weights : array_like (n_features,) or (n_scales, n_features), optional
+        Weights >= 0 of the features in the reconstruction NLL (default None: all 1); a weight
+        W counts a feature like W copies of it (exactly, for the loss) without the extra
+        inputs. Stored in the checkpoint.
+    readout : {'encoder', 'mixture'}
+        Cluster read-out of ``predict``, ``predict_proba``, ``labels_`` etc.: 'encoder'
+        (default) q(y_s | x_s), the y head; 'mixture' the mixture prior's responsibilities
+        p(y_s | z_s) at z_s = E[z_s] (``transform``'s latent means; VaDE's read-out,
+        :meth:`FactorialVAE.mixture_proba`). Training does not depend on it, so it may be
+        changed after ``fit`` with ``set_params``.
     device : str
         'cpu' (default), 'cuda' (error when unavailable) or 'auto' (cuda when available).
     random_state : int, optional
@@ -114,6 +134,9 @@ class FVAEClustering:
         training data, at the final temperature, with fixed noise draws.
     elbos_ : list of float
         ``elbo_`` of every restart.
+    restart_labels_ : list of ndarray (n_windows, n_scales) int64
+        Training-data labels of every restart (``readout`` at fit time), e.g. to check
+        whether the ELBO ranks the restarts as an external score does.
 
     Examples
     --------
@@ -128,7 +151,7 @@ class FVAEClustering:
     def __init__(self, n_clusters=8, *, latent_dim=8, hidden=(128, 64), epochs=50, batch_size=256, lr=1e-3,
                  tau0=1.0, tau_min=0.5, anneal_rate=3e-3, hard=False, w_rec=1.0, w_z=1.0, w_y=1.0,
                  device="cpu", random_state=None, verbose=False, n_init=1, learn_weights=False, init="random",
-                 pretrain_epochs=0, pretrain_w_z=0.01):
+                 pretrain_epochs=0, pretrain_w_z=0.01, obs_var="learned", feature_weights=None, readout="encoder"):
         self.n_clusters = n_clusters
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -150,6 +173,9 @@ class FVAEClustering:
         self.init = init
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_w_z = pretrain_w_z
+        self.obs_var = obs_var
+        self.feature_weights = feature_weights
+        self.readout = readout
 
     # ------------------------------------------------------------------ params
     def get_params(self, deep=True):
@@ -183,6 +209,11 @@ class FVAEClustering:
         pe = self.pretrain_epochs
         if isinstance(pe, bool) or not isinstance(pe, numbers.Integral) or pe < 0:
             raise ValueError(f"pretrain_epochs={pe!r} must be an int >= 0 (pretraining epochs, counted in epochs)")
+        if self.obs_var not in _OBS_VAR:
+            raise ValueError(f"obs_var={self.obs_var!r} must be one of {_OBS_VAR}")
+        if self.readout not in _READOUTS:
+            raise ValueError(f"readout={self.readout!r} must be one of {_READOUTS} (q(y|x) or the mixture "
+                             f"prior's p(y|z))")
         TemperatureSchedule(self.tau0, self.tau_min, self.anneal_rate)  # validates
         return self._resolve_device(self.device)
 
@@ -203,6 +234,10 @@ class FVAEClustering:
         p["hidden"] = [int(h) for h in p["hidden"]]
         if not isinstance(p["n_clusters"], numbers.Integral):
             p["n_clusters"] = [int(k) for k in p["n_clusters"]]
+        if p["feature_weights"] is not None:  # nested lists of floats: exact, and loadable with weights_only
+            w = p["feature_weights"]
+            w = w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, dtype=np.float64)
+            p["feature_weights"] = w.astype(np.float64).tolist()
         return {k: v for k, v in p.items() if k not in _RESUMABLE}
 
     # ------------------------------------------------------------------ data
@@ -259,6 +294,7 @@ class FVAEClustering:
         device = self._validate_params()
         X = self._check_X(X)
         n, S, F = X.shape
+        check_feature_weights(self.feature_weights, S, F)  # validates against X before any work
         if self.n_init > 1 and checkpoint is not None:
             raise ValueError(f"checkpoint={str(checkpoint)!r} needs n_init=1 (got n_init={self.n_init}); "
                              f"restarts are not checkpointed")
@@ -270,9 +306,12 @@ class FVAEClustering:
                 raise ValueError(f"checkpoint={str(checkpoint)!r} is not an FVAEClustering checkpoint")
             defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
             for k, v in self._config().items():
+                if k in _READOUT_ONLY:
+                    continue
                 # parameters added after a checkpoint was written take their default
-                if state["config"].get(k, defaults.get(k)) != v:
-                    raise ValueError(f"checkpoint={str(checkpoint)!r} was made with {k}={state['config'].get(k)!r}, "
+                old = state["config"].get(k, defaults.get(k))
+                if old != v:
+                    raise ValueError(f"checkpoint={str(checkpoint)!r} was made with {k}={old!r}, "
                                      f"this estimator has {k}={v!r}")
             if state["data_sha256"] != digest:
                 raise ValueError(f"checkpoint={str(checkpoint)!r} was trained on other data than X "
@@ -291,15 +330,17 @@ class FVAEClustering:
         # Restart 0 uses the seed itself (n_init=1 reproduces earlier versions' weights).
         seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, self.n_init)]
         Xn = torch.from_numpy(((X - mean) / std).astype(np.float32))
-        best, elbos = None, []
+        best, elbos, restart_labels = None, [], []
         for r, sd in enumerate(seeds):
             model, history = self._train(Xn, S, F, sd, device, state, checkpoint, digest)
             elbo = self._elbo(model, Xn, device)
             elbos.append(elbo)
+            restart_labels.append(np.stack([p.argmax(1) for p in self._readout(Xn)[0]], 1))  # self.model_ is model
             if best is None or elbo > best[0]:
                 best = (elbo, model, history)
         self.elbo_, self.model_, history = best
         self.elbos_ = elbos
+        self.restart_labels_ = restart_labels
         self.history_ = history
         self.n_epochs_ = len(history)
         self.model_.eval()
@@ -313,8 +354,7 @@ class FVAEClustering:
         n = Xn.shape[0]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = FactorialVAE(F, S, self.n_clusters, self.latent_dim, tuple(self.hidden),
-                                 learn_weights=bool(self.learn_weights))
+            model = self._model(F, S)
         gen = torch.Generator().manual_seed(seed + 1)
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
@@ -359,6 +399,11 @@ class FVAEClustering:
         self._final_tau = tau()
         model.eval()
         return model, history
+
+    def _model(self, F, S):
+        return FactorialVAE(F, S, self.n_clusters, self.latent_dim, tuple(self.hidden),
+                            learn_weights=bool(self.learn_weights), obs_var=self.obs_var,
+                            feature_weights=self.feature_weights)
 
     @torch.no_grad()
     def _init_mixture(self, model, Xn, seed, device):
@@ -468,8 +513,7 @@ class FVAEClustering:
         est = cls(**cfg, epochs=max(1, state["epoch"]), device=device)
         dev = est._validate_params()
         S, F = state["shape"]
-        est.model_ = FactorialVAE(F, S, est.n_clusters, est.latent_dim, tuple(est.hidden),
-                                  learn_weights=bool(est.learn_weights))
+        est.model_ = est._model(F, S)
         est.model_.load_state_dict(state["model"])
         est.model_.to(dev).eval()
         est.mean_, est.std_ = state["mean"].numpy(), state["std"].numpy()
@@ -484,6 +528,8 @@ class FVAEClustering:
         self.model_.eval()
         for lo in range(0, Xn.shape[0], batch):
             p, m = self.model_.readout(Xn[lo:lo + batch].to(dev))
+            if self.readout == "mixture":
+                p = [self.model_.mixture_proba(z, s) for s, z in enumerate(m)]
             probs.append([t.cpu().numpy() for t in p])
             means.append([t.cpu().numpy() for t in m])
         S = self.model_.n_scales
@@ -491,13 +537,14 @@ class FVAEClustering:
                 [np.concatenate([b[s] for b in means]) for s in range(S)])
 
     def predict_proba(self, X):
-        """q(y_s | x_s) per scale: a list of S arrays (n_windows, K_s) float32 (an array
-        (n_windows, S, K) when every scale has the same K)."""
+        """q(y_s | x_s) (``readout='mixture'``: p(y_s | E[z_s])) per scale: a list of S arrays
+        (n_windows, K_s) float32 (an array (n_windows, S, K) when every scale has the same K)."""
         probs, _ = self._readout(self._normalise(X))
         return np.stack(probs, 1) if len({p.shape[1] for p in probs}) == 1 else probs
 
     def predict(self, X):
-        """Cluster per scale, argmax q(y_s | x_s): int64 (n_windows, n_scales)."""
+        """Cluster per scale, argmax q(y_s | x_s) (or of the mixture's p(y_s | z_s), ``readout``):
+        int64 (n_windows, n_scales)."""
         probs, _ = self._readout(self._normalise(X))
         return np.stack([p.argmax(1) for p in probs], 1)
 
@@ -556,8 +603,10 @@ class FVAEClustering:
         return table
 
     def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
         diff = {k: v for k, v in self.get_params().items()
-                if v != inspect.signature(type(self).__init__).parameters[k].default}
+                if not (v is defaults[k].default or (not isinstance(v, (np.ndarray, torch.Tensor))
+                                                     and v == defaults[k].default))}
         return "FVAEClustering(" + ", ".join(f"{k}={v!r}" for k, v in diff.items()) + ")"
 
 
