@@ -241,7 +241,7 @@ def main():
                     help="also score the F-VAE read out by the mixture prior's p(y|E[z]) ('F-VAE mix')")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
-    ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm"],
+    ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm", "kmeans-input"],
                     help="F-VAE mixture-prior start (FVAEClustering(init=...))")
     ap.add_argument("--pretrain-epochs", type=int, default=30,
                     help="F-VAE plain-VAE epochs (out of --epochs) before the mixture phase")
