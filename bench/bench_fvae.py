@@ -10,6 +10,8 @@
                                                             # + time-localised polarisation (donks)
     python bench/bench_fvae.py --threads 1 --no-dec --normalize none+each_ps --clusters 12 --local \
         --local-weight 10 --obs-var fixed --mixture-readout   # exact weights, unit obs. variance, + VaDE read-out
+    python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12 --local --local-repeat 10 \
+        --envelope --envelope-repeat 10                     # + time-envelope features (wind, quakes)
 
 (on a busy 2-core machine ``--threads 1`` is several times faster than torch's default.)
 
@@ -47,11 +49,20 @@ Methods
     and 3.2 s sub-blocks of the window relative to its mean power, and the polarisation
     degree; rotation-invariant functions of the cross-channel power moments pooled over 16-sample
     blocks; ``bench/donk_ceiling.py`` measured what they add), and ``--local-repeat R`` repeats
-    those columns R times (R = 10 weighs them about like one 636-feature block). The same
-    features and K go to the F-VAE and to k-means. ``--local-weight W`` is the exact form of that
-    weighting: the 64 columns once, weighted W in the F-VAE's reconstruction NLL
+    those columns R times (R = 10 weighs them about like one 636-feature block);
+    ``--local-max-scale S`` sets them to 0 at scales above S. ``--local-weight W`` is the exact form of
+    the repetition: the 64 columns once, weighted W in the F-VAE's reconstruction NLL
     (``FVAEClustering(feature_weights=...)``) and multiplied by sqrt(W) after standardisation for
-    k-means (whose squared distance then weighs them W times).
+    k-means (whose squared distance then weighs them W times). ``--envelope``
+    appends 128 time-envelope features per scale (``bench/_envelope_features.py``,
+    ``envelope_quantiles``: per octave, the log channel-summed first-layer power of the window's
+    16 (``--envelope-sub``) sub-blocks relative to the window's mean power, sorted: the quantiles
+    of the window's power envelope, which say which share of the window is loud and by how much;
+    rotation- and time-shift-invariant; ``bench/wind_quake_ceiling.py`` measured what they add for
+    wind and quakes); they are set to 0 (constant, so ignored after the standardisation) at
+    scales below ``--envelope-min-scale``, and ``--envelope-repeat R`` repeats the columns R times
+    as ``--local-repeat`` does. The same features and K go to the
+    F-VAE and to k-means.
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
       ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice; with more than
       one, a table gives every restart's ELBO and per-source ARI). By default
@@ -72,7 +83,9 @@ Methods
     Seeds: the record seed is also each method's ``random_state``. The F-VAE settings were
     tuned on record seeds 10-12 only, the features and K of ``--normalize none+each_ps
     --clusters 12`` and of ``--local --local-repeat 10`` on seeds 10-15 (``bench/donk_ceiling.py``
-    for the local features); the reported seeds (0-2) were not used for tuning.
+    for the local features), ``--local-max-scale`` and ``--envelope`` on seeds 10-15
+    (``bench/wind_quake_ceiling.py``; bench/RESULTS.md); the reported seeds (0-2) were not used
+    for tuning.
 Wall times: features, each fit (F-VAE: all scales and restarts; k-means and DEC: sum over
 scales), on the machine printed at the top.
 """
@@ -87,6 +100,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import machine_description, table  # noqa: E402
+from _envelope_features import envelope_quantiles  # noqa: E402
 from _local_features import local_polarization  # noqa: E402
 
 import scatclust  # noqa: E402
@@ -131,9 +145,16 @@ def run_seed(args, seed, out):
         blocks.append(signed_log(np.asarray(feats.features, dtype=np.float64)))
     if args.local:  # time-localised polarisation features (bench/_local_features.py), already logs / ratios
         loc = local_polarization(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J)
+        if args.local_max_scale:  # constant (zero) local columns above it: ignored after the standardisation
+            loc[:, [s > args.local_max_scale for s in SCALES]] = 0.0
         n_main = sum(b.shape[2] for b in blocks)
         blocks += [loc] * args.local_repeat  # repeated columns: weight of the block in k-means' distance
         # and (approximately) in the F-VAE's reconstruction loss
+    if args.envelope:  # envelope quantiles (bench/_envelope_features.py), zero below --envelope-min-scale
+        env = envelope_quantiles(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J,
+                                 n_sub=args.envelope_sub)
+        env[:, [s < args.envelope_min_scale for s in SCALES]] = 0.0
+        blocks += [env] * args.envelope_repeat
     X = np.concatenate(blocks, axis=2)
     t_feat = time.perf_counter() - t0
     truth = window_truth(rec.labels, np.asarray(feats.window_end), SCALES, rec.fs)
@@ -146,7 +167,7 @@ def run_seed(args, seed, out):
     weights = None
     if args.local_weight is not None:  # exact weight of the local block (instead of repeated columns)
         weights = np.ones(X.shape[2])
-        weights[n_main:] = args.local_weight
+        weights[n_main:n_main + loc.shape[2]] = args.local_weight
     labels, times = {}, {}
     t0 = time.perf_counter()
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
@@ -239,6 +260,17 @@ def main():
                     help="F-VAE observation variance (FVAEClustering(obs_var=...))")
     ap.add_argument("--mixture-readout", action="store_true",
                     help="also score the F-VAE read out by the mixture prior's p(y|E[z]) ('F-VAE mix')")
+    ap.add_argument("--local-max-scale", type=int, default=None,
+                    help="with --local: scales above this get constant (zero) local columns (the block is built "
+                         "for donks at 256; default: every scale)")
+    ap.add_argument("--envelope", action="store_true",
+                    help="append the envelope quantiles of bench/_envelope_features.py (16 x 8 per scale: per "
+                         "octave, the sorted log powers of 16 sub-blocks of the window relative to its mean)")
+    ap.add_argument("--envelope-sub", type=int, default=16, help="with --envelope: sub-blocks per window")
+    ap.add_argument("--envelope-min-scale", type=int, default=4096,
+                    help="with --envelope: scales below this get constant (zero) envelope columns")
+    ap.add_argument("--envelope-repeat", type=int, default=1,
+                    help="with --envelope: columns of the envelope block repeated this many times")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm", "kmeans-input"],
@@ -262,6 +294,10 @@ def main():
         ap.error(f"--local-repeat={args.local_repeat} needs --local and a value >= 1")
     if args.local_weight is not None and (not args.local or args.local_repeat != 1 or not args.local_weight >= 0):
         ap.error(f"--local-weight={args.local_weight} needs --local, no --local-repeat and a value >= 0")
+    if args.envelope_repeat < 1 or (args.envelope_repeat != 1 and not args.envelope):
+        ap.error(f"--envelope-repeat={args.envelope_repeat} needs --envelope and a value >= 1")
+    if args.local_max_scale is not None and (not args.local or args.local_max_scale < 1):
+        ap.error(f"--local-max-scale={args.local_max_scale} needs --local and a value >= 1")
     import torch
 
     if args.threads:
