@@ -61,7 +61,7 @@ Methods
     rotation- and time-shift-invariant; ``bench/wind_quake_ceiling.py`` measured what they add for
     wind and quakes); they are set to 0 (constant, so ignored after the standardisation) at
     scales below ``--envelope-min-scale``, and ``--envelope-repeat R`` repeats the columns R times
-    as ``--local-repeat`` does. The same features and K go to the
+    as ``--local-repeat`` does (``--envelope-weight W``: the exact form, as ``--local-weight``). The same features and K go to the
     F-VAE and to k-means.
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
       ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice; with more than
@@ -154,6 +154,7 @@ def run_seed(args, seed, out):
         env = envelope_quantiles(rec.mixture, np.asarray(feats.window_end), SCALES, J=args.J,
                                  n_sub=args.envelope_sub)
         env[:, [s < args.envelope_min_scale for s in SCALES]] = 0.0
+        n_before_env = sum(b.shape[2] for b in blocks)
         blocks += [env] * args.envelope_repeat
     X = np.concatenate(blocks, axis=2)
     t_feat = time.perf_counter() - t0
@@ -165,9 +166,12 @@ def run_seed(args, seed, out):
         print(f"  truth at scale {s}: " + ", ".join(f"{n} {c}" for n, c in zip(names, cnt)))
 
     weights = None
-    if args.local_weight is not None:  # exact weight of the local block (instead of repeated columns)
-        weights = np.ones(X.shape[2])
-        weights[n_main:n_main + loc.shape[2]] = args.local_weight
+    if args.local_weight is not None or args.envelope_weight is not None:  # exact block weights
+        weights = np.ones(X.shape[2])  # (instead of repeated columns)
+        if args.local_weight is not None:
+            weights[n_main:n_main + loc.shape[2]] = args.local_weight
+        if args.envelope_weight is not None:
+            weights[n_before_env:] = args.envelope_weight
     labels, times = {}, {}
     t0 = time.perf_counter()
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
@@ -271,6 +275,8 @@ def main():
                     help="with --envelope: scales below this get constant (zero) envelope columns")
     ap.add_argument("--envelope-repeat", type=int, default=1,
                     help="with --envelope: columns of the envelope block repeated this many times")
+    ap.add_argument("--envelope-weight", type=float, default=None,
+                    help="with --envelope: exact weight of the envelope columns (once), as --local-weight")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm", "kmeans-input"],
@@ -296,6 +302,9 @@ def main():
         ap.error(f"--local-weight={args.local_weight} needs --local, no --local-repeat and a value >= 0")
     if args.envelope_repeat < 1 or (args.envelope_repeat != 1 and not args.envelope):
         ap.error(f"--envelope-repeat={args.envelope_repeat} needs --envelope and a value >= 1")
+    if args.envelope_weight is not None and (not args.envelope or args.envelope_repeat != 1
+                                             or not args.envelope_weight >= 0):
+        ap.error(f"--envelope-weight={args.envelope_weight} needs --envelope, no --envelope-repeat and a value >= 0")
     if args.local_max_scale is not None and (not args.local or args.local_max_scale < 1):
         ap.error(f"--local-max-scale={args.local_max_scale} needs --local and a value >= 1")
     import torch
