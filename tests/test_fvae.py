@@ -453,7 +453,7 @@ def test_gmm_init_and_pretraining_reproducible_and_resumable(tmp_path):
 
 def test_init_errors_name_the_argument():
     X = np.random.default_rng(0).normal(size=(20, 2, 3))
-    with pytest.raises(ValueError, match="init='pca' must be 'random', 'kmeans' or 'gmm'"):
+    with pytest.raises(ValueError, match="init='pca' must be 'random', 'kmeans', 'gmm' or 'kmeans-input'"):
         _small_est(init="pca").fit(X)
     with pytest.raises(ValueError, match=r"pretrain_epochs=-1 must be an int"):
         _small_est(pretrain_epochs=-1).fit(X)
@@ -489,3 +489,42 @@ def test_same_values_give_the_same_fit_whatever_the_memory_layout_and_global_rng
             assert torch.equal(a, b), (name, k)
         np.testing.assert_array_equal(est.labels_, ref.labels_, err_msg=name)
         np.testing.assert_array_equal(est.predict_proba(Xl), ref.predict_proba(X), err_msg=name)
+
+
+@pytest.mark.parametrize("weights, which", [((1.0, 1.0, 0.01, 0.01), "a"), ((0.01, 0.01, 1.0, 1.0), "b"),
+                                            (None, None)])
+def test_kmeans_input_init_starts_from_kmeans_of_the_weighted_inputs(weights, which):
+    # Two independent two-group splits, one in features 0-1 and one in features 2-3; the feature
+    # weights decide which one k-means on the inputs finds. Oracle: scikit-learn's KMeans on the
+    # standardised inputs scaled by sqrt(weight) (its squared distance weighs feature f by w_f).
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(11)
+    n = 300
+    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    X = rng.normal(size=(n, 1, 4))
+    X[:, 0, :2] += 4.0 * a[:, None]
+    X[:, 0, 2:] += 4.0 * b[:, None]
+    est = FVAEClustering(2, latent_dim=2, hidden=(16,), epochs=5, pretrain_epochs=5, batch_size=50,
+                         init="kmeans-input", feature_weights=weights, random_state=0).fit(X)
+    Xn = (X[:, 0] - est.mean_[0]) / est.std_[0]
+    w = np.ones(4) if weights is None else np.asarray(weights)
+    sk = SkKMeans(2, n_init=10, random_state=0).fit(Xn * np.sqrt(w))
+    if which is not None:
+        other = {"a": b, "b": a}[which]  # the weights decide which split k-means finds
+        assert adjusted_rand_score({"a": a, "b": b}[which], sk.labels_) >= 0.95
+        assert abs(adjusted_rand_score(other, sk.labels_)) < 0.05
+    # the y head reproduces the input partition (epochs == pretrain_epochs: the initialised model);
+    # it is linear in the trunk's features, so a window on the border may differ (>= 0.97: ~1 of 300)
+    assert adjusted_rand_score(sk.labels_, est.labels_[:, 0]) >= 0.97
+    # the prior means are the latent means of the input clusters (uniform-y latents, float32)
+    Z, pv = _pretrained_latent(est, X)
+    mu = est.model_.prior_mean[0].detach().double().numpy()
+    want = np.stack([Z[sk.labels_ == k, 0].mean(0) for k in range(2)])
+    order = [int(np.bincount(est.labels_[sk.labels_ == k, 0]).argmax()) for k in range(2)]
+    assert sorted(order) == [0, 1]
+    assert rel_err(mu[order], want) < 1e-5
+    lv = est.model_.prior_logvar[0].detach().double().numpy()[order]
+    var = np.stack([Z[sk.labels_ == k, 0].var(0) + pv[sk.labels_ == k, 0].mean(0) for k in range(2)])
+    np.testing.assert_allclose(lv, np.log(var), rtol=0, atol=1e-4)

@@ -63,7 +63,7 @@ class FVAEClustering:
     w_rec, w_z, w_y : float
         Weights of the reconstruction NLL, KL(z|y) and KL(y || uniform) (default 1: the
         ELBO).
-    init : {'random', 'kmeans', 'gmm'}
+    init : {'random', 'kmeans', 'gmm', 'kmeans-input'}
         Start of the mixture prior (default 'random': means N(0, 1), log-variances 0).
         'kmeans' and 'gmm' initialise it from the data (the VaDE recipe, Jiang et al. 2017):
         after the ``pretrain_epochs`` epochs with the cluster part off (see below), the z heads
@@ -81,6 +81,15 @@ class FVAEClustering:
         tuning records (bench/RESULTS.md) 'kmeans' with 30 of 100 epochs of pretraining was
         better than 'random' at three of four scales and for the long sources; 'gmm' was
         worse than both.
+        'kmeans-input' takes the partition from k-means (same settings) on the normalised
+        input features of each scale instead of the latent means (with ``feature_weights``,
+        on the inputs scaled by sqrt(weight), so that k-means' squared distance weighs the
+        features as the reconstruction loss does); the prior is set from the latent means of
+        those clusters as above, and the y head is fitted to the partition itself (one-hot,
+        smoothed to 0.95 + 0.05 / K so that the logits stay finite). The pretrained latent
+        can lose information that the input features carry (bench/RESULTS.md: on the Mars
+        tuning records the donks); this start keeps it for the first mixture epoch, and the
+        training then refines or leaves it.
     pretrain_epochs : int
         Epochs, out of ``epochs``, of training with the cluster part off before the mixture
         phase (default 0): each scale is a VAE with y fixed to uniform and the prior N(0, I)
@@ -204,8 +213,8 @@ class FVAEClustering:
         rs = self.random_state
         if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral) or rs < 0):
             raise ValueError(f"random_state={rs!r} must be None or an int >= 0")
-        if self.init not in ("random", "kmeans", "gmm"):
-            raise ValueError(f"init={self.init!r} must be 'random', 'kmeans' or 'gmm'")
+        if self.init not in ("random", "kmeans", "gmm", "kmeans-input"):
+            raise ValueError(f"init={self.init!r} must be 'random', 'kmeans', 'gmm' or 'kmeans-input'")
         pe = self.pretrain_epochs
         if isinstance(pe, bool) or not isinstance(pe, numbers.Integral) or pe < 0:
             raise ValueError(f"pretrain_epochs={pe!r} must be an int >= 0 (pretraining epochs, counted in epochs)")
@@ -429,6 +438,15 @@ class FVAEClustering:
                 from ..cluster import KMeans
 
                 labels = KMeans(K, n_init=10, random_state=rs, n_threads=1).fit(np.ascontiguousarray(Z)).labels_
+            elif self.init == "kmeans-input":
+                from ..cluster import KMeans
+
+                Xs = Xn[:, s].double().cpu().numpy()
+                if self.feature_weights is not None:  # k-means' squared distance weighted like the NLL
+                    w = np.broadcast_to(np.asarray(self.feature_weights, dtype=np.float64),
+                                        (Xn.shape[1], Xn.shape[2]))[s]
+                    Xs = Xs * np.sqrt(w)
+                labels = KMeans(K, n_init=10, random_state=rs, n_threads=1).fit(np.ascontiguousarray(Xs)).labels_
             else:
                 from sklearn.mixture import GaussianMixture
 
@@ -456,6 +474,8 @@ class FVAEClustering:
             mu_s, lv_s = model.prior_mean[s], model.prior_logvar[s]
             logp = -0.5 * (lv_s[None] + (m[:, s, None] - mu_s[None]) ** 2 * torch.exp(-lv_s[None])).sum(-1)
             target = torch.softmax(logp + (log_w if model.learn_weights else 0.0), dim=1)
+            if self.init == "kmeans-input":  # the input-space partition itself (smoothed: finite logits)
+                target = 0.95 * onehot.to(target.dtype) + 0.05 / K
             self._fit_head(model.y_heads[s], h[:, s], target)
 
     @staticmethod
