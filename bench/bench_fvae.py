@@ -61,17 +61,19 @@ Methods
     rotation- and time-shift-invariant; ``bench/wind_quake_ceiling.py`` measured what they add for
     wind and quakes); they are set to 0 (constant, so ignored after the standardisation) at
     scales below ``--envelope-min-scale``, and ``--envelope-repeat R`` repeats the columns R times
-    as ``--local-repeat`` does (``--envelope-weight W``: the exact form, as ``--local-weight``). The same features and K go to the
-    F-VAE and to k-means.
+    as ``--local-repeat`` does (``--envelope-weight W``: the exact form, as ``--local-weight``).
+    The same features and K go to the F-VAE and to k-means.
     - F-VAE: ``scatclust.models.FVAEClustering`` on all scales jointly (K per scale,
       ``--n-init`` restarts, the highest-ELBO one kept: an unsupervised choice; with more than
       one, a table gives every restart's ELBO and per-source ARI). By default
       the mixture prior is initialised from data (``init='kmeans'``, VaDE's recipe): 30 of the
       100 epochs train the per-scale VAEs with the cluster part off and KL weight 0.01, then
       k-means on the latent means sets the prior and the y heads. ``--init random
-      --pretrain-epochs 0`` gives the earlier random start. ``--obs-var`` picks the decoder's
-      observation variance (``FVAEClustering(obs_var=...)``: 'learned' per feature, the default;
-      'scale'; 'fixed' at 1, the squared error). ``--mixture-readout`` adds a column "F-VAE mix":
+      --pretrain-epochs 0`` gives the earlier random start. ``--init kmeans-input`` takes the
+      start partition from k-means on the (weighted) input features instead of the latent
+      means. ``--obs-var`` picks the decoder's observation variance
+      (``FVAEClustering(obs_var=...)``: 'learned' per feature, the default; 'scale'; 'fixed' at
+      1, the squared error). ``--mixture-readout`` adds a column "F-VAE mix":
       the same fit read out by the mixture prior's responsibilities p(y|E[z]) (VaDE) instead of
       the y head q(y|x).
     - k-means: ``scatclust.cluster.KMeans`` (k-means++, 10 inits) on each scale's features.
