@@ -443,9 +443,7 @@ class FVAEClustering:
 
                 Xs = Xn[:, s].double().cpu().numpy()
                 if self.feature_weights is not None:  # k-means' squared distance weighted like the NLL
-                    w = np.broadcast_to(np.asarray(self.feature_weights, dtype=np.float64),
-                                        (Xn.shape[1], Xn.shape[2]))[s]
-                    Xs = Xs * np.sqrt(w)
+                    Xs = Xs * np.sqrt(check_feature_weights(self.feature_weights, Xn.shape[1], Xn.shape[2])[s])
                 labels = KMeans(K, n_init=10, random_state=rs, n_threads=1).fit(np.ascontiguousarray(Xs)).labels_
             else:
                 from sklearn.mixture import GaussianMixture
