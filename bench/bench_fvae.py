@@ -71,7 +71,8 @@ Methods
       k-means on the latent means sets the prior and the y heads. ``--init random
       --pretrain-epochs 0`` gives the earlier random start. ``--init kmeans-input`` takes the
       start partition from k-means on the (weighted) input features instead of the latent
-      means. ``--obs-var`` picks the decoder's observation variance
+      means; ``--start-weight W`` anchors the mixture phase to that start partition
+      (``FVAEClustering(start_weight=W)``). ``--obs-var`` picks the decoder's observation variance
       (``FVAEClustering(obs_var=...)``: 'learned' per feature, the default; 'scale'; 'fixed' at
       1, the squared error). ``--mixture-readout`` adds a column "F-VAE mix":
       the same fit read out by the mixture prior's responsibilities p(y|E[z]) (VaDE) instead of
@@ -179,6 +180,7 @@ def run_seed(args, seed, out):
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
                          batch_size=args.batch, lr=args.lr, n_init=args.n_init, device=args.device,
                          init=args.init, pretrain_epochs=args.pretrain_epochs, pretrain_w_z=args.pretrain_w_z,
+                         start_weight=args.start_weight,
                          learn_weights=args.learn_weights, obs_var=args.obs_var, feature_weights=weights,
                          random_state=seed).fit(X)
     times["F-VAE"] = time.perf_counter() - t0
@@ -283,6 +285,9 @@ def main():
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--init", default="kmeans", choices=["random", "kmeans", "gmm", "kmeans-input"],
                     help="F-VAE mixture-prior start (FVAEClustering(init=...))")
+    ap.add_argument("--start-weight", type=float, default=0.0,
+                    help="F-VAE weight of the cross-entropy of q(y|x) to the start partition in the mixture phase "
+                         "(FVAEClustering(start_weight=...))")
     ap.add_argument("--pretrain-epochs", type=int, default=30,
                     help="F-VAE plain-VAE epochs (out of --epochs) before the mixture phase")
     ap.add_argument("--pretrain-w-z", type=float, default=0.01,

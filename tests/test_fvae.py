@@ -528,3 +528,80 @@ def test_kmeans_input_init_starts_from_kmeans_of_the_weighted_inputs(weights, wh
     lv = est.model_.prior_logvar[0].detach().double().numpy()[order]
     var = np.stack([Z[sk.labels_ == k, 0].var(0) + pv[sk.labels_ == k, 0].mean(0) for k in range(2)])
     np.testing.assert_allclose(lv, np.log(var), rtol=0, atol=1e-4)
+
+
+# ------------------------------------------------------------------ start_weight (anchoring to the start partition)
+def _start_data():
+    rng = np.random.default_rng(12)
+    n = 240
+    a = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, 2, 4))
+    X[:, 0, :2] += 12.0 * np.stack([a == 1, a == 2], 1)
+    X[:, 1, 2:] += 12.0 * np.stack([a == 2, a == 0], 1)
+    return X
+
+
+def test_start_weight_adds_the_cross_entropy_to_the_start_partition():
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    X = _start_data()
+    lam = 0.7
+    est = FVAEClustering(3, latent_dim=2, hidden=(16,), epochs=4, pretrain_epochs=4, batch_size=60,
+                         init="kmeans-input", start_weight=lam, random_state=0).fit(X)
+    # the stored start partition is k-means of the normalised inputs (scikit-learn as the oracle)
+    Xn = (X - est.mean_) / est.std_
+    for s in range(2):
+        sk = SkKMeans(3, n_init=10, random_state=0).fit(Xn[:, s])
+        assert adjusted_rand_score(sk.labels_, est.start_labels_[:, s]) == 1.0
+    # loss difference with and without the term, same batch and noise = lam x sum_s mean CE (numpy)
+    model = est.model_.train()
+    idx = torch.arange(17, 77)
+    xb = torch.from_numpy(Xn[idx.numpy()].astype(np.float32))
+    with torch.no_grad():
+        with_term = est._mixture_loss(model, xb, idx, 0.5, torch.Generator().manual_seed(5))
+        est.set_params(start_weight=0.0)
+        without = est._mixture_loss(model, xb, idx, 0.5, torch.Generator().manual_seed(5))
+        logits = [lg.double().numpy() for lg in model.encode(xb)[1]]
+    ce = 0.0
+    for s, lg in enumerate(logits):
+        logq = lg - lg.max(1, keepdims=True)
+        logq = logq - np.log(np.exp(logq).sum(1, keepdims=True))
+        ce += -logq[np.arange(len(idx)), est.start_labels_[idx.numpy(), s]].mean()
+    assert ce > 0.01  # the check below is not vacuous
+    np.testing.assert_allclose(float(with_term - without), lam * ce, rtol=1e-4)
+
+
+def test_start_weight_holds_the_partition_and_resumes_exactly(tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+
+    X = _start_data()
+    kw = dict(latent_dim=2, hidden=(16,), pretrain_epochs=3, epochs=8, batch_size=60, init="kmeans-input",
+              start_weight=5.0, random_state=1)
+    full = FVAEClustering(3, **kw).fit(X)
+    for s in range(2):  # a strong anchor: the labels stay the start partition through the mixture phase
+        assert adjusted_rand_score(full.start_labels_[:, s], full.labels_[:, s]) >= 0.95
+    for stop in (2, 5):  # checkpoints before and after the initialisation resume to the same weights
+        ckpt = tmp_path / f"s{stop}.pt"
+        FVAEClustering(3, **{**kw, "epochs": stop}).fit(X, checkpoint=ckpt)
+        resumed = FVAEClustering(3, **kw).fit(X, checkpoint=ckpt)
+        assert resumed.history_ == full.history_
+        np.testing.assert_array_equal(resumed.start_labels_, full.start_labels_)
+        for (k, u), (_, w) in zip(resumed.model_.state_dict().items(), full.model_.state_dict().items()):
+            assert torch.equal(u, w), (stop, k)
+    np.testing.assert_array_equal(FVAEClustering.load(tmp_path / "s5.pt").start_labels_, full.start_labels_)
+    assert FVAEClustering(3, **{**kw, "init": "random", "start_weight": 0.0, "epochs": 1}).fit(X).start_labels_ is None
+
+
+@pytest.mark.parametrize("bad, match", [(-1.0, "start_weight=-1.0 must be a finite number >= 0"),
+                                        (float("nan"), "start_weight=nan must be"),
+                                        (True, "start_weight=True must be")])
+def test_start_weight_errors(bad, match):
+    X = _start_data()
+    with pytest.raises(ValueError, match=match):
+        _small_est(init="kmeans", start_weight=bad).fit(X)
+
+
+def test_start_weight_needs_a_start_partition():
+    with pytest.raises(ValueError, match="start_weight=1.0 needs a start partition: use init="):
+        _small_est(start_weight=1.0).fit(_start_data())

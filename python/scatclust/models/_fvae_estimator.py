@@ -118,6 +118,14 @@ class FVAEClustering:
         p(y_s | z_s) at z_s = E[z_s] (``transform``'s latent means; VaDE's read-out,
         :meth:`FactorialVAE.mixture_proba`). Training does not depend on it, so it may be
         changed after ``fit`` with ``set_params``.
+    start_weight : float
+        Weight (>= 0, default 0) of a term anchoring the mixture phase to the start partition
+        of ``init`` (not 'random'): the loss gains start_weight x sum_s of the batch mean of
+        the cross-entropy -log q(y_s = c_s | x_s), c_s the window's start cluster
+        (``start_labels_``). The counterpart of :class:`scatclust.cluster.DEC`'s
+        ``start_weight``: with 'kmeans-input' the mixture phase otherwise re-partitions input
+        clusters that are not Gaussian in the latent (bench/RESULTS.md). The partition is
+        stored in the checkpoint.
     device : str
         'cpu' (default), 'cuda' (error when unavailable) or 'auto' (cuda when available).
     random_state : int, optional
@@ -135,6 +143,9 @@ class FVAEClustering:
         them from whatever subset is loaded at inference, so the same window gets
         different inputs (and possibly labels) depending on its companions.
     labels_, proba_, confidence_ : per-scale read-out of the training data (see ``predict``).
+    start_labels_ : ndarray (n_windows, n_scales) int64 or None
+        The start partition of ``init`` (the clusters that set the mixture prior; None with
+        'random' or before the initialisation epoch), of the kept restart.
     history_ : list of float
         Mean training loss per epoch (of the kept restart; the pretraining loss for the
         first ``pretrain_epochs``).
@@ -160,7 +171,7 @@ class FVAEClustering:
     def __init__(self, n_clusters=8, *, latent_dim=8, hidden=(128, 64), epochs=50, batch_size=256, lr=1e-3,
                  tau0=1.0, tau_min=0.5, anneal_rate=3e-3, hard=False, w_rec=1.0, w_z=1.0, w_y=1.0,
                  device="cpu", random_state=None, verbose=False, n_init=1, learn_weights=False, init="random",
-                 pretrain_epochs=0, pretrain_w_z=0.01, obs_var="learned", feature_weights=None, readout="encoder"):
+                 pretrain_epochs=0, pretrain_w_z=0.01, obs_var="learned", feature_weights=None, readout="encoder", start_weight=0.0):
         self.n_clusters = n_clusters
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -184,6 +195,7 @@ class FVAEClustering:
         self.pretrain_w_z = pretrain_w_z
         self.obs_var = obs_var
         self.feature_weights = feature_weights
+        self.start_weight = start_weight
         self.readout = readout
 
     # ------------------------------------------------------------------ params
@@ -220,6 +232,12 @@ class FVAEClustering:
             raise ValueError(f"pretrain_epochs={pe!r} must be an int >= 0 (pretraining epochs, counted in epochs)")
         if self.obs_var not in _OBS_VAR:
             raise ValueError(f"obs_var={self.obs_var!r} must be one of {_OBS_VAR}")
+        sw = self.start_weight
+        if isinstance(sw, bool) or not isinstance(sw, numbers.Real) or not np.isfinite(sw) or sw < 0:
+            raise ValueError(f"start_weight={sw!r} must be a finite number >= 0")
+        if sw > 0 and self.init == "random":
+            raise ValueError(f"start_weight={sw!r} needs a start partition: use init='kmeans', 'gmm' or "
+                             f"'kmeans-input' (init='random' has none), or start_weight=0")
         if self.readout not in _READOUTS:
             raise ValueError(f"readout={self.readout!r} must be one of {_READOUTS} (q(y|x) or the mixture "
                              f"prior's p(y|z))")
@@ -341,13 +359,14 @@ class FVAEClustering:
         Xn = torch.from_numpy(((X - mean) / std).astype(np.float32))
         best, elbos, restart_labels = None, [], []
         for r, sd in enumerate(seeds):
+            self.start_labels_ = None  # set by the init of this restart (or read from the checkpoint)
             model, history = self._train(Xn, S, F, sd, device, state, checkpoint, digest)
             elbo = self._elbo(model, Xn, device)
             elbos.append(elbo)
             restart_labels.append(np.stack([p.argmax(1) for p in self._readout(Xn)[0]], 1))  # self.model_ is model
             if best is None or elbo > best[0]:
-                best = (elbo, model, history)
-        self.elbo_, self.model_, history = best
+                best = (elbo, model, history, self.start_labels_)
+        self.elbo_, self.model_, history, self.start_labels_ = best
         self.elbos_ = elbos
         self.restart_labels_ = restart_labels
         self.history_ = history
@@ -373,6 +392,8 @@ class FVAEClustering:
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             epoch, step, history = state["epoch"], state["step"], list(state["history"])
+            start = state.get("start_labels")
+            self.start_labels_ = None if start is None else start.numpy()
         self.model_ = model  # _save reads it
         schedule = TemperatureSchedule(self.tau0, self.tau_min, self.anneal_rate)
         pre, pre_steps = self.pretrain_epochs, self.pretrain_epochs * -(-n // self.batch_size)
@@ -389,8 +410,7 @@ class FVAEClustering:
                 if epoch < pre:
                     loss = model.pretrain_loss(xb, generator=gen, w_rec=self.w_rec, w_z=self.pretrain_w_z)
                 else:
-                    loss = model(xb, tau(), hard=self.hard, generator=gen, w_rec=self.w_rec,
-                                 w_z=self.w_z, w_y=self.w_y)["loss"]["total"]
+                    loss = self._mixture_loss(model, xb, perm[lo:lo + self.batch_size], tau(), gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -408,6 +428,18 @@ class FVAEClustering:
         self._final_tau = tau()
         model.eval()
         return model, history
+
+    def _mixture_loss(self, model, xb, idx, tau, gen):
+        """Loss of one mixture-phase batch xb (windows ``idx`` of the training data): the
+        weighted negative ELBO, plus ``start_weight`` x sum over scales of the mean
+        cross-entropy of q(y_s | x_s) to the start partition."""
+        out = model(xb, tau, hard=self.hard, generator=gen, w_rec=self.w_rec, w_z=self.w_z, w_y=self.w_y)
+        loss = out["loss"]["total"]
+        if self.start_weight > 0:
+            sb = torch.from_numpy(self.start_labels_)[idx].to(xb.device)
+            loss = loss + self.start_weight * sum(torch.nn.functional.cross_entropy(lg, sb[:, s])
+                                                  for s, lg in enumerate(out["logits"]))
+        return loss
 
     def _model(self, F, S):
         return FactorialVAE(F, S, self.n_clusters, self.latent_dim, tuple(self.hidden),
@@ -431,6 +463,7 @@ class FVAEClustering:
             ms.append(torch.stack([m for m, _ in mv], 1))
             vs.append(torch.stack([v for _, v in mv], 1))
         h, m, v = torch.cat(hs), torch.cat(ms), torch.cat(vs)
+        starts = []
         for s, K in enumerate(model.n_clusters):
             Z = m[:, s].double().cpu().numpy()
             rs = int(np.random.SeedSequence([seed, 7, s]).generate_state(1)[0])
@@ -450,6 +483,7 @@ class FVAEClustering:
 
                 labels = GaussianMixture(K, covariance_type="diag", n_init=3, random_state=rs).fit(Z).predict(Z)
             labels = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=m.device)
+            starts.append(labels.cpu())
             # cluster statistics in float64, the variance about the cluster mean (no E[m^2] - mu^2 cancellation)
             ms, vs = m[:, s].double(), v[:, s].double()
             onehot = torch.nn.functional.one_hot(labels, K).double()  # (n, K); an empty cluster keeps its start
@@ -475,6 +509,7 @@ class FVAEClustering:
             if self.init == "kmeans-input":  # the input-space partition itself (smoothed: finite logits)
                 target = 0.95 * onehot.to(target.dtype) + 0.05 / K
             self._fit_head(model.y_heads[s], h[:, s], target)
+        self.start_labels_ = torch.stack(starts, 1).numpy()  # (n, S) start partition (``start_weight``)
 
     @staticmethod
     def _fit_head(head, h, target, iters=100):
@@ -510,6 +545,8 @@ class FVAEClustering:
                  "history": [float(h) for h in history], "mean": torch.from_numpy(self.mean_),
                  "std": torch.from_numpy(self.std_), "data_sha256": digest,
                  "shape": list(self.mean_.shape)}
+        if getattr(self, "start_labels_", None) is not None:  # set by the init; start_weight needs it on resume
+            state["start_labels"] = torch.from_numpy(self.start_labels_)
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".fvae-", suffix=".tmp", dir=folder)
         try:
@@ -537,6 +574,8 @@ class FVAEClustering:
         est.mean_, est.std_ = state["mean"].numpy(), state["std"].numpy()
         est.history_ = list(state["history"])
         est.n_epochs_ = state["epoch"]
+        start = state.get("start_labels")
+        est.start_labels_ = None if start is None else start.numpy()
         return est
 
     # ------------------------------------------------------------------ read-out
