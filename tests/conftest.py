@@ -24,6 +24,18 @@ def tol(dtype, factor_f32=1e-5, factor_f64=1e-12):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (tiny models: fastest on a shared machine, and the float32
+    sums keep one order, so results are reproducible); the previous count is restored."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 

@@ -19,13 +19,7 @@ from scatclust.nn import MLP, TemperatureSchedule, gumbel_softmax, mlp_parameter
 TDT = {np.float32: torch.float32, np.float64: torch.float64}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models: one thread is fastest on a shared machine, and keeps results reproducible.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 # ------------------------------------------------------------------ Gumbel-softmax

@@ -17,12 +17,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 RTOL = 1e-12  # float64 sums of <= 100 terms
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def _data(seed, n=200, S=2, F=5):
