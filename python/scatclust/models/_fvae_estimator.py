@@ -171,7 +171,8 @@ class FVAEClustering:
     def __init__(self, n_clusters=8, *, latent_dim=8, hidden=(128, 64), epochs=50, batch_size=256, lr=1e-3,
                  tau0=1.0, tau_min=0.5, anneal_rate=3e-3, hard=False, w_rec=1.0, w_z=1.0, w_y=1.0,
                  device="cpu", random_state=None, verbose=False, n_init=1, learn_weights=False, init="random",
-                 pretrain_epochs=0, pretrain_w_z=0.01, obs_var="learned", feature_weights=None, readout="encoder", start_weight=0.0):
+                 pretrain_epochs=0, pretrain_w_z=0.01, obs_var="learned", feature_weights=None, readout="encoder",
+                 start_weight=0.0):
         self.n_clusters = n_clusters
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -464,20 +465,19 @@ class FVAEClustering:
             vs.append(torch.stack([v for _, v in mv], 1))
         h, m, v = torch.cat(hs), torch.cat(ms), torch.cat(vs)
         starts = []
+        # 'kmeans-input': k-means' squared distance weighted like the NLL (inputs scaled by sqrt(w))
+        w = check_feature_weights(self.feature_weights, Xn.shape[1], Xn.shape[2])
         for s, K in enumerate(model.n_clusters):
             Z = m[:, s].double().cpu().numpy()
             rs = int(np.random.SeedSequence([seed, 7, s]).generate_state(1)[0])
-            if self.init == "kmeans":
+            if self.init in ("kmeans", "kmeans-input"):
                 from ..cluster import KMeans
 
+                if self.init == "kmeans-input":
+                    Z = Xn[:, s].double().cpu().numpy()
+                    if w is not None:
+                        Z = Z * np.sqrt(w[s])
                 labels = KMeans(K, n_init=10, random_state=rs, n_threads=1).fit(np.ascontiguousarray(Z)).labels_
-            elif self.init == "kmeans-input":
-                from ..cluster import KMeans
-
-                Xs = Xn[:, s].double().cpu().numpy()
-                if self.feature_weights is not None:  # k-means' squared distance weighted like the NLL
-                    Xs = Xs * np.sqrt(check_feature_weights(self.feature_weights, Xn.shape[1], Xn.shape[2])[s])
-                labels = KMeans(K, n_init=10, random_state=rs, n_threads=1).fit(np.ascontiguousarray(Xs)).labels_
             else:
                 from sklearn.mixture import GaussianMixture
 
@@ -502,12 +502,10 @@ class FVAEClustering:
             log_w = torch.log(cnt.clamp(min=1) / cnt.sum()).to(m.dtype)
             if model.learn_weights:
                 model.prior_logits[s].copy_(log_w)
-            # responsibilities of the latent means under this prior: the y head's target
-            mu_s, lv_s = model.prior_mean[s], model.prior_logvar[s]
-            logp = -0.5 * (lv_s[None] + (m[:, s, None] - mu_s[None]) ** 2 * torch.exp(-lv_s[None])).sum(-1)
-            target = torch.softmax(logp + (log_w if model.learn_weights else 0.0), dim=1)
-            if self.init == "kmeans-input":  # the input-space partition itself (smoothed: finite logits)
-                target = 0.95 * onehot.to(target.dtype) + 0.05 / K
+            # the y head's target: the responsibilities of the latent means under this prior, or with
+            # 'kmeans-input' the input-space partition itself (smoothed: finite logits)
+            target = (0.95 * onehot.to(m.dtype) + 0.05 / K if self.init == "kmeans-input"
+                      else model.mixture_proba(m[:, s], s))
             self._fit_head(model.y_heads[s], h[:, s], target)
         self.start_labels_ = torch.stack(starts, 1).numpy()  # (n, S) start partition (``start_weight``)
 
