@@ -178,7 +178,8 @@ def run_seed(args, seed, out):
     labels, times = {}, {}
     t0 = time.perf_counter()
     est = FVAEClustering(args.clusters, latent_dim=args.latent, hidden=tuple(args.hidden), epochs=args.epochs,
-                         batch_size=args.batch, lr=args.lr, n_init=args.n_init, device=args.device,
+                         batch_size=args.batch, lr=args.lr, grad_clip=args.grad_clip or None, n_init=args.n_init,
+                         device=args.device,
                          init=args.init, pretrain_epochs=args.pretrain_epochs, pretrain_w_z=args.pretrain_w_z,
                          start_weight=args.start_weight,
                          learn_weights=args.learn_weights, obs_var=args.obs_var, feature_weights=weights,
@@ -297,6 +298,8 @@ def main():
     ap.add_argument("--latent", type=int, default=16)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--grad-clip", type=float, default=10.0,
+                    help="F-VAE gradient-norm clipping (FVAEClustering(grad_clip=...); 0: none)")
     ap.add_argument("--dec", action=argparse.BooleanOptionalAction, default=True, help="run the DEC baseline")
     ap.add_argument("--dec-epochs", type=int, default=30, help="DEC autoencoder pretraining epochs (max)")
     ap.add_argument("--dec-iter", type=int, default=1000, help="DEC clustering iterations (max)")

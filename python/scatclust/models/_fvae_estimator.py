@@ -25,6 +25,9 @@ _RESUMABLE = ("epochs", "verbose", "device")
 # changes the read-out, not the training.
 _READOUT_ONLY = ("readout",)
 _READOUTS = ("encoder", "mixture")
+# Values that checkpoints written before a parameter existed were trained with (where that
+# differs from the parameter's default): resuming or loading them keeps the old training.
+_LEGACY = {"grad_clip": None}
 # Smallest prior variance of a cluster from ``init``, relative to the variance of all windows'
 # latents in that dimension (see ``_init_mixture``).
 _VAR_FLOOR = 1e-4
@@ -47,6 +50,14 @@ class FVAEClustering:
         Windows per optimisation step (default 256).
     lr : float
         Adam learning rate (default 1e-3).
+    grad_clip : float or None
+        Largest norm of the gradient (all parameters together) per step; a larger one is scaled
+        down to it before the Adam step (default 10; None: no clipping). Without it, fits on
+        long records with heavy-tailed features (the 24-hour Mars-like record, whose glitch
+        windows reach 57 standard deviations) diverged to NaN during pretraining: a few
+        batches' steps grew the trunk's activations and the posterior log-variances until
+        exp overflowed (bench/RESULTS.md). A loss that is not finite stops the fit with a
+        ``FloatingPointError`` naming the epoch and these two parameters.
     tau0, tau_min, anneal_rate : float
         Gumbel-softmax temperature schedule per step
         ``max(tau_min, tau0 exp(-anneal_rate step))`` (defaults 1, 0.5, 3e-3).
@@ -169,7 +180,7 @@ class FVAEClustering:
     """
 
     def __init__(self, n_clusters=8, *, latent_dim=8, hidden=(128, 64), epochs=50, batch_size=256, lr=1e-3,
-                 tau0=1.0, tau_min=0.5, anneal_rate=3e-3, hard=False, w_rec=1.0, w_z=1.0, w_y=1.0,
+                 grad_clip=10.0, tau0=1.0, tau_min=0.5, anneal_rate=3e-3, hard=False, w_rec=1.0, w_z=1.0, w_y=1.0,
                  device="cpu", random_state=None, verbose=False, n_init=1, learn_weights=False, init="random",
                  pretrain_epochs=0, pretrain_w_z=0.01, obs_var="learned", feature_weights=None, readout="encoder",
                  start_weight=0.0):
@@ -179,6 +190,7 @@ class FVAEClustering:
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.grad_clip = grad_clip
         self.tau0 = tau0
         self.tau_min = tau_min
         self.anneal_rate = anneal_rate
@@ -223,6 +235,10 @@ class FVAEClustering:
                 raise ValueError(f"{name}={v!r} must be a finite number >= 0")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be > 0")
+        gc = self.grad_clip
+        if gc is not None and (isinstance(gc, bool) or not isinstance(gc, numbers.Real) or not np.isfinite(gc)
+                               or gc <= 0):
+            raise ValueError(f"grad_clip={gc!r} must be None (no clipping) or a finite number > 0")
         rs = self.random_state
         if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral) or rs < 0):
             raise ValueError(f"random_state={rs!r} must be None or an int >= 0")
@@ -337,7 +353,7 @@ class FVAEClustering:
                 if k in _READOUT_ONLY:
                     continue
                 # parameters added after a checkpoint was written take their default
-                old = state["config"].get(k, defaults.get(k))
+                old = state["config"].get(k, _LEGACY.get(k, defaults.get(k)))
                 if old != v:
                     raise ValueError(f"checkpoint={str(checkpoint)!r} was made with {k}={old!r}, "
                                      f"this estimator has {k}={v!r}")
@@ -412,8 +428,16 @@ class FVAEClustering:
                     loss = model.pretrain_loss(xb, generator=gen, w_rec=self.w_rec, w_z=self.pretrain_w_z)
                 else:
                     loss = self._mixture_loss(model, xb, perm[lo:lo + self.batch_size], tau(), gen)
+                if not torch.isfinite(loss):
+                    phase = "pretraining" if epoch < pre else "mixture phase"
+                    raise FloatingPointError(
+                        f"training diverged in epoch {epoch + 1} ({phase}, step {step + 1}): the loss is "
+                        f"{float(loss.detach())}; use a smaller lr (lr={self.lr!r}) or grad_clip (grad_clip="
+                        f"{self.grad_clip!r}), or check X for extreme outliers")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
                 opt.step()
                 step += 1
                 total += float(loss.detach()) * xb.shape[0]
@@ -562,7 +586,7 @@ class FVAEClustering:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise ValueError(f"path={str(path)!r} is not an FVAEClustering checkpoint")
-        cfg = dict(state["config"])
+        cfg = {**{k: v for k, v in _LEGACY.items() if k not in state["config"]}, **state["config"]}
         est = cls(**cfg, epochs=max(1, state["epoch"]), device=device)
         dev = est._validate_params()
         S, F = state["shape"]
