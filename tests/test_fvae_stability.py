@@ -61,8 +61,8 @@ def test_diverged_loss_raises_naming_epoch_lr_and_grad_clip(pretrain):
     X = _data(2)
     est = _est(lr=100.0, grad_clip=None, pretrain_epochs=pretrain, init="kmeans" if pretrain else "random")
     phase = "pretraining" if pretrain else "mixture phase"
-    with pytest.raises(FloatingPointError, match=rf"diverged in epoch 1 \({phase}, step \d+\): the loss is "
-                                                 r"(nan|inf).*lr=100\.0.*grad_clip=None"):
+    with pytest.raises(FloatingPointError, match=rf"diverged in FVAEClustering epoch 1 \({phase}, step \d+\): "
+                                                 r"the loss is (nan|inf).*lr=100\.0.*grad_clip=None"):
         est.fit(X)
 
 

@@ -516,6 +516,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
     def _pretrain(self, X, gen, history):
         import torch
 
+        from ..nn._guard import check_finite_loss
+
         from ..nn._augment import corrupt
 
         n = X.shape[0]
@@ -545,6 +547,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 else:
                     _, xh = model(xb)
                 loss = torch.nn.functional.mse_loss(xh, xb)
+                check_finite_loss(loss, f"DEC pretraining, epoch {epoch + 1}", lr=self.lr)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -576,6 +579,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
     def _dec(self, X, gen, history):
         import torch
 
+        from ..nn._guard import check_finite_loss
         from ._student_t import kl_loss
 
         n = X.shape[0]
@@ -612,7 +616,10 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 # zClust/RISCluster code recomputes it on every mini-batch (f_k summed over
                 # the batch only) and ignores its update_interval; we do not.
                 self.cluster_centers_ = layer.cluster_centers.detach().cpu().numpy().astype(np.float32, copy=True)
-                q_full = self._soft(self._embed(X))
+                emb = self._embed(X)
+                check_finite_loss(torch.from_numpy(np.asarray(emb)), f"DEC clustering, iteration {it}", "embedding",
+                                  **({"lr": self.lr} if self.dec_lr is None else {"dec_lr": self.dec_lr}))
+                q_full = self._soft(emb)
                 labels = np.argmax(q_full, axis=1).astype(np.int32)
                 if kl_count:
                     history["kl_loss"].append(kl_sum / kl_count)
@@ -642,6 +649,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 z, xh = model(xb)
             else:
                 z, xh = model.encode(xb), None
+            steps = {"lr": self.lr} if self.dec_lr is None else {"dec_lr": self.dec_lr}
+            check_finite_loss(z, f"DEC clustering, iteration {it + 1}", "embedding", **steps)
             if on_cpu:
                 q = layer(z)
             else:
@@ -651,6 +660,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             kl_count += 1
             if xh is not None:
                 loss = loss + gamma * torch.nn.functional.mse_loss(xh, xb)
+            check_finite_loss(loss, f"DEC clustering, iteration {it + 1}", **steps)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -291,6 +291,7 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     import torch
 
     from ..cluster import KMeans, select_k
+    from ..nn._guard import check_finite_loss
     from ._vae import kl_normal, mmd_rbf
 
     t0 = time.perf_counter()
@@ -378,13 +379,14 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
         reg = kl_normal(mu, logvar) if regularizer == "kl" else mmd_rbf(zs, torch.randn_like(zs))
         return mu, decoder(zs), reg
 
-    for _ in range(n_pretrain):
+    for epoch in range(n_pretrain):
         tr = tg = ts = 0.0
         for idx in batches():
             xb = data[idx]
             zb, xr, reg = forward(xb)
             rec = torch.mean((xr - xb) ** 2)
             loss = rec + reg_weight * reg
+            check_finite_loss(loss, f"segment pretraining, epoch {epoch + 1}", lr=lr)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -441,6 +443,7 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
             temp = scale * float(rel.detach()) * t_start * (t_end / t_start) ** (step / n_steps)
             clu = soft_kmeans_loss(zb, centers, temp) / torch.clamp(rel, max=1.0)
             loss = recon_weight * rec + cluster_weight * clu + reg_weight * reg
+            check_finite_loss(loss, f"segment clustering phase, step {step + 1}", lr=lr)
             opt.zero_grad()
             loss.backward()
             opt.step()

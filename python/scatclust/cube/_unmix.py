@@ -94,6 +94,7 @@ def fit_unmix(data, counts, encoder, endmembers0, n_frozen, n_joint, batch_size,
     total = counts.sum(1, keepdim=True)
     logits_e = torch.nn.Parameter(torch.log(torch.as_tensor(endmembers0, dtype=torch.float32)))
     history = {"recon": [], "cluster": [], "reg": [], "spread": []}
+    from ..nn._guard import check_finite_loss
 
     def run(epochs, params):
         if epochs == 0:
@@ -107,6 +108,7 @@ def fit_unmix(data, counts, encoder, endmembers0, n_frozen, n_joint, batch_size,
                 a = torch.softmax(encoder(data[idx]), dim=1)
                 mu = total[idx] * (a @ torch.softmax(logits_e, dim=1))
                 loss = poisson_nll(counts[idx], mu)
+                check_finite_loss(loss, "segment(model='unmix') training", lr=lr)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

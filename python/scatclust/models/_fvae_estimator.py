@@ -14,6 +14,7 @@ import torch
 
 from .._array import as_real_numpy
 from ..nn._gumbel import TemperatureSchedule
+from ..nn._guard import check_finite_loss
 from ._fvae import _OBS_VAR, FactorialVAE, check_feature_weights
 
 __all__ = ["FVAEClustering"]
@@ -428,12 +429,9 @@ class FVAEClustering:
                     loss = model.pretrain_loss(xb, generator=gen, w_rec=self.w_rec, w_z=self.pretrain_w_z)
                 else:
                     loss = self._mixture_loss(model, xb, perm[lo:lo + self.batch_size], tau(), gen)
-                if not torch.isfinite(loss):
-                    phase = "pretraining" if epoch < pre else "mixture phase"
-                    raise FloatingPointError(
-                        f"training diverged in epoch {epoch + 1} ({phase}, step {step + 1}): the loss is "
-                        f"{float(loss.detach())}; use a smaller lr (lr={self.lr!r}) or grad_clip (grad_clip="
-                        f"{self.grad_clip!r}), or check X for extreme outliers")
+                phase = "pretraining" if epoch < pre else "mixture phase"
+                check_finite_loss(loss, f"FVAEClustering epoch {epoch + 1} ({phase}, step {step + 1})",
+                                  lr=self.lr, grad_clip=self.grad_clip)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.grad_clip is not None:
