@@ -303,6 +303,16 @@ def test_train_fvae_kmeans_start_matches_the_python_api(store, tmp_path):
     assert _toml(os.path.join(out, "scatclust-train.toml"))["train"]["fvae"]["init"] == "kmeans"
 
 
+@pytest.mark.parametrize("value, expected", [("0", None), ("2.5", 2.5)])
+def test_train_fvae_grad_clip_reaches_the_estimator(store, tmp_path, value, expected):
+    from scatclust.models import FVAEClustering
+
+    out = str(tmp_path / f"fvae_clip{value}")
+    assert main(["train", store, "--out", out, "-q", *TINY_FVAE, "--fvae-grad-clip", value]) == 0
+    assert FVAEClustering.load(os.path.join(out, "model.pt")).grad_clip == expected
+    assert _toml(os.path.join(out, "scatclust-train.toml"))["train"]["fvae"]["grad_clip"] == float(value)
+
+
 def test_run_record_reproduces_the_labels(store, fvae_model, tmp_path):
     out = str(tmp_path / "again")
     rec = os.path.join(fvae_model, "scatclust-train.toml")

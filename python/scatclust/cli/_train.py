@@ -37,6 +37,8 @@ PARAMS = [
     Param("fvae.epochs", 50, "passes over the data (a resumed run trains up to this many)", unit="epochs", lo=1),
     Param("fvae.batch_size", 256, "windows per optimisation step", unit="windows", lo=1),
     Param("fvae.lr", 1e-3, "Adam learning rate", lo=1e-12),
+    Param("fvae.grad_clip", 10.0, "largest gradient norm per step (larger ones are scaled down to it; 0 = no "
+          "clipping); lower it, or fvae.lr, if training stops with 'training diverged'", lo=0.0),
     Param("fvae.tau0", 1.0, "initial Gumbel-softmax temperature", lo=1e-6),
     Param("fvae.tau_min", 0.5, "lowest Gumbel-softmax temperature", lo=1e-6),
     Param("fvae.anneal_rate", 3e-3, "temperature decay per step: tau = max(tau_min, tau0 exp(-rate step))",
@@ -133,6 +135,7 @@ def check_train(c):
 def _fvae_kw(c):
     f = _sub(c, "fvae")
     f["hidden"] = tuple(f["hidden"])
+    f["grad_clip"] = float(f["grad_clip"]) or None  # 0 in the configuration: no clipping
     return dict(f, device=c["device"])
 
 
