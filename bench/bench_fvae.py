@@ -4,7 +4,7 @@
     python bench/bench_fvae.py --threads 1 --seeds 0        # one record
     python bench/bench_fvae.py --threads 1 --no-dec         # F-VAE and k-means only (fast)
     python bench/bench_fvae.py --threads 1 --init random --pretrain-epochs 0   # random prior start
-    python bench/bench_fvae.py --preset day --hop 256       # 24 h (~6700 windows; much longer)
+    python bench/bench_fvae.py --preset day --hop 256       # full size: 24 h (6687 windows; ~10 min per record)
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12   # amplitude + shape features
     python bench/bench_fvae.py --threads 1 --normalize none+each_ps --clusters 12 --local --local-repeat 10
                                                             # + time-localised polarisation (donks)
