@@ -92,3 +92,21 @@ def test_checkpoint_from_before_grad_clip_keeps_no_clipping(tmp_path):
     assert FVAEClustering.load(ck2).grad_clip == 3.0
     with pytest.raises(ValueError, match="made with grad_clip=3.0, this estimator has grad_clip=10.0"):
         _est(epochs=3).fit(X, checkpoint=ck2)
+
+
+def test_non_finite_pretrained_model_is_caught_at_the_initialisation(monkeypatch):
+    """A pretrained trunk that overflows on windows no batch loss flagged (simulated: its
+    weights set to inf just before the initialisation) stops with the guard's error, not
+    inside k-means or the y head's L-BFGS."""
+    init = FVAEClustering._init_mixture
+
+    def broken(self, model, Xn, seed, device):
+        with torch.no_grad():
+            for p in model.trunk.parameters():
+                p.fill_(float("inf"))
+        return init(self, model, Xn, seed, device)
+
+    monkeypatch.setattr(FVAEClustering, "_init_mixture", broken)
+    with pytest.raises(FloatingPointError, match=r"FVAEClustering pretraining \(at the mixture initialisation\): "
+                                                 r"the trunk output is not finite; use a smaller lr"):
+        _est(epochs=3, pretrain_epochs=2, init="kmeans").fit(_data(5))

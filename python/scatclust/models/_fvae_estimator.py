@@ -486,6 +486,9 @@ class FVAEClustering:
             ms.append(torch.stack([m for m, _ in mv], 1))
             vs.append(torch.stack([v for _, v in mv], 1))
         h, m, v = torch.cat(hs), torch.cat(ms), torch.cat(vs)
+        for t, what in ((h, "trunk output"), (m, "latent mean"), (v, "latent log-variance")):
+            check_finite_loss(t, "FVAEClustering pretraining (at the mixture initialisation)", what, lr=self.lr,
+                              grad_clip=self.grad_clip)
         starts = []
         # 'kmeans-input': k-means' squared distance weighted like the NLL (inputs scaled by sqrt(w))
         w = check_feature_weights(self.feature_weights, Xn.shape[1], Xn.shape[2])
