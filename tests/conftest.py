@@ -35,6 +35,26 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
+def fvae_blobs(seed, n=200, S=2, F=5):
+    """(n, S, F) windows with three well-separated clusters per scale (a different partition at
+    each scale): the small data set of the F-VAE option tests."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, S, F))
+    for s in range(S):
+        lab = rng.integers(0, 3, n)
+        X[:, s] = rng.normal(0, 4, (3, F))[lab] + rng.normal(size=(n, F))
+    return X
+
+
+def small_fvae(**kw):
+    """A tiny FVAEClustering (3 clusters, latent 2, trunk (8,), 4 epochs of 4 batches of
+    ``fvae_blobs``, seed 3); keyword arguments override."""
+    from scatclust.models import FVAEClustering
+
+    return FVAEClustering(**{**dict(n_clusters=3, latent_dim=2, hidden=(8,), epochs=4, batch_size=50,
+                                    random_state=3), **kw})
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

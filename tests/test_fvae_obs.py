@@ -12,27 +12,13 @@ from scipy.special import logsumexp  # noqa: E402
 
 from scatclust.models import FactorialVAE, FVAEClustering, fvae_parameter_count  # noqa: E402
 from scatclust.models._fvae import gaussian_nll  # noqa: E402
+from conftest import fvae_blobs, small_fvae  # noqa: E402
 
 LOG_2PI = math.log(2.0 * math.pi)
 RTOL = 1e-12  # float64 sums of <= 100 terms
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
-
-
-def _data(seed, n=200, S=2, F=5):
-    """Three well-separated clusters per scale (different partitions at the two scales)."""
-    rng = np.random.default_rng(seed)
-    X = np.empty((n, S, F))
-    for s in range(S):
-        lab = rng.integers(0, 3, n)
-        X[:, s] = rng.normal(0, 4, (3, F))[lab] + rng.normal(size=(n, F))
-    return X
-
-
-def _est(**kw):
-    return FVAEClustering(**{**dict(n_clusters=3, latent_dim=2, hidden=(8,), epochs=4, batch_size=50,
-                                    random_state=3), **kw})
 
 
 def _np_nll(x, xhat, lx, w):
@@ -134,32 +120,32 @@ def test_uniform_weights_scale_the_losses_like_w_rec():
 
 # ------------------------------------------------------------------ estimator
 def test_fixed_variance_stays_at_one_through_training():
-    X = _data(0)
-    est = _est(obs_var="fixed").fit(X)
+    X = fvae_blobs(0)
+    est = small_fvae(obs_var="fixed").fit(X)
     assert "obs_logvar" not in dict(est.model_.named_parameters())
     assert torch.equal(est.model_.obs_logvar, torch.zeros(2, 5))
-    learned = _est().fit(X)  # the default does learn its variances
+    learned = small_fvae().fit(X)  # the default does learn its variances
     assert float(learned.model_.obs_logvar.detach().abs().min()) > 0
 
 
 def test_unit_weights_give_the_default_fit():
-    X = _data(1)
-    a, b = _est().fit(X), _est(feature_weights=np.ones(5)).fit(X)
+    X = fvae_blobs(1)
+    a, b = small_fvae().fit(X), small_fvae(feature_weights=np.ones(5)).fit(X)
     # the gradients are summed in another order (broadcast of lx through a product), so equal to
     # float32 rounding grown over 16 Adam steps, not bit for bit
     for (k, u), (_, v) in zip(a.model_.state_dict().items(), b.model_.state_dict().items()):
         np.testing.assert_allclose(v.numpy(), u.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
     np.testing.assert_array_equal(b.labels_, a.labels_)
-    c = _est(feature_weights=[1, 1, 1, 1, 30.0]).fit(X)
+    c = small_fvae(feature_weights=[1, 1, 1, 1, 30.0]).fit(X)
     assert not torch.equal(next(a.model_.trunk.parameters()), next(c.model_.trunk.parameters()))
 
 
 def test_checkpoint_round_trip_and_resume_with_the_options(tmp_path):
-    X = _data(2)
+    X = fvae_blobs(2)
     w = np.random.default_rng(3).uniform(0.5, 3, (2, 5))
     ck = tmp_path / "o.pt"
     kw = dict(obs_var="scale", feature_weights=w)
-    first = _est(epochs=2, **kw).fit(X, checkpoint=ck)
+    first = small_fvae(epochs=2, **kw).fit(X, checkpoint=ck)
     assert first.n_epochs_ == 2
     loaded = FVAEClustering.load(ck)
     assert loaded.obs_var == "scale"
@@ -167,23 +153,23 @@ def test_checkpoint_round_trip_and_resume_with_the_options(tmp_path):
     assert loaded.model_.feature_weights.dtype == torch.float32  # the parameters' dtype
     np.testing.assert_array_equal(loaded.model_.feature_weights.numpy(), w.astype(np.float32))
     np.testing.assert_array_equal(loaded.predict(X), first.labels_)
-    resumed = _est(epochs=4, **kw).fit(X, checkpoint=ck)
-    straight = _est(epochs=4, **kw).fit(X)
+    resumed = small_fvae(epochs=4, **kw).fit(X, checkpoint=ck)
+    straight = small_fvae(epochs=4, **kw).fit(X)
     assert resumed.history_ == straight.history_
     for (k, a), (_, b) in zip(resumed.model_.state_dict().items(), straight.model_.state_dict().items()):
         assert torch.equal(a, b), k
     with pytest.raises(ValueError, match="made with obs_var='scale', this estimator has obs_var='learned'"):
-        _est(epochs=5, feature_weights=w).fit(X, checkpoint=ck)
+        small_fvae(epochs=5, feature_weights=w).fit(X, checkpoint=ck)
     with pytest.raises(ValueError, match="made with feature_weights="):
-        _est(epochs=5, obs_var="scale", feature_weights=w * 2).fit(X, checkpoint=ck)
+        small_fvae(epochs=5, obs_var="scale", feature_weights=w * 2).fit(X, checkpoint=ck)
     # the read-out may differ from the checkpoint's (it does not change the training)
-    _est(epochs=5, readout="mixture", **kw).fit(X, checkpoint=ck)
+    small_fvae(epochs=5, readout="mixture", **kw).fit(X, checkpoint=ck)
 
 
 def test_old_checkpoint_without_the_new_keys_loads_and_resumes(tmp_path):
-    X = _data(4)
+    X = fvae_blobs(4)
     ck = tmp_path / "old.pt"
-    est = _est(epochs=2).fit(X, checkpoint=ck)
+    est = small_fvae(epochs=2).fit(X, checkpoint=ck)
     state = torch.load(ck, weights_only=True)
     for k in ("obs_var", "feature_weights", "readout"):
         del state["config"][k]  # as written before these options existed
@@ -192,15 +178,15 @@ def test_old_checkpoint_without_the_new_keys_loads_and_resumes(tmp_path):
     assert (loaded.obs_var, loaded.feature_weights, loaded.readout) == ("learned", None, "encoder")
     np.testing.assert_array_equal(loaded.predict(X), est.labels_)
     with pytest.raises(ValueError, match="made with obs_var='learned', this estimator has obs_var='fixed'"):
-        _est(epochs=3, obs_var="fixed").fit(X, checkpoint=ck)  # the missing key reads as its default
-    resumed = _est(epochs=3).fit(X, checkpoint=ck)
-    np.testing.assert_array_equal(resumed.labels_, _est(epochs=3).fit(X).labels_)
+        small_fvae(epochs=3, obs_var="fixed").fit(X, checkpoint=ck)  # the missing key reads as its default
+    resumed = small_fvae(epochs=3).fit(X, checkpoint=ck)
+    np.testing.assert_array_equal(resumed.labels_, small_fvae(epochs=3).fit(X).labels_)
 
 
 @pytest.mark.parametrize("learn_weights", [False, True])
 def test_mixture_readout_matches_scipy(learn_weights):
-    X = _data(5)
-    est = _est(learn_weights=learn_weights, epochs=6).fit(X)
+    X = fvae_blobs(5)
+    est = small_fvae(learn_weights=learn_weights, epochs=6).fit(X)
     q = est.predict_proba(X)
     est.set_params(readout="mixture")
     p = est.predict_proba(X)
@@ -220,32 +206,32 @@ def test_mixture_readout_matches_scipy(learn_weights):
 
 
 def test_option_errors_name_the_argument():
-    X = _data(6, n=30)
+    X = fvae_blobs(6, n=30)
     with pytest.raises(ValueError, match=r"obs_var='per-window' must be one of \('learned', 'scale', 'fixed'\)"):
-        _est(obs_var="per-window").fit(X)
+        small_fvae(obs_var="per-window").fit(X)
     with pytest.raises(ValueError, match=r"obs_var='x' must be one of"):
         FactorialVAE(3, obs_var="x")
     with pytest.raises(ValueError, match=r"readout='argmax' must be one of \('encoder', 'mixture'\)"):
-        _est(readout="argmax").fit(X)
+        small_fvae(readout="argmax").fit(X)
     with pytest.raises(ValueError, match=r"feature_weights.shape=\(4,\) must be \(n_features=5,\) or "
                                          r"\(n_scales=2, n_features=5\)"):
-        _est(feature_weights=np.ones(4)).fit(X)
+        small_fvae(feature_weights=np.ones(4)).fit(X)
     with pytest.raises(ValueError, match=r"feature_weights contains -1.0; every weight must be finite and >= 0"):
-        _est(feature_weights=[1, 1, -1, 1, 1]).fit(X)
+        small_fvae(feature_weights=[1, 1, -1, 1, 1]).fit(X)
     with pytest.raises(ValueError, match=r"feature_weights contains nan"):
-        _est(feature_weights=[1, 1, np.nan, 1, 1]).fit(X)
+        small_fvae(feature_weights=[1, 1, np.nan, 1, 1]).fit(X)
     with pytest.raises(ValueError, match=r"feature_weights of scale 1 are all 0"):
-        _est(feature_weights=np.stack([np.ones(5), np.zeros(5)])).fit(X)
+        small_fvae(feature_weights=np.stack([np.ones(5), np.zeros(5)])).fit(X)
     with pytest.raises(ValueError, match=r"feature_weights of type str must be an array of numbers"):
         FactorialVAE(5, n_scales=2, feature_weights="heavy")
 
 
 def test_restart_labels_are_each_restarts_own_fit():
-    X = _data(7)
-    multi = _est(n_init=3).fit(X)
+    X = fvae_blobs(7)
+    multi = small_fvae(n_init=3).fit(X)
     assert len(multi.restart_labels_) == 3
     best = int(np.argmax(multi.elbos_))
     np.testing.assert_array_equal(multi.restart_labels_[best], multi.labels_)
     # restart 0 is the n_init=1 fit with the same seed (trained independently here)
-    np.testing.assert_array_equal(multi.restart_labels_[0], _est().fit(X).labels_)
+    np.testing.assert_array_equal(multi.restart_labels_[0], small_fvae().fit(X).labels_)
     assert any(not np.array_equal(multi.restart_labels_[0], r) for r in multi.restart_labels_[1:])

@@ -6,22 +6,9 @@ import pytest
 torch = pytest.importorskip("torch", reason="the F-VAE needs torch")
 
 from scatclust.models import FVAEClustering  # noqa: E402
+from conftest import fvae_blobs, small_fvae  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
-
-
-def _data(seed, n=200, S=2, F=5):
-    rng = np.random.default_rng(seed)
-    X = np.empty((n, S, F))
-    for s in range(S):
-        lab = rng.integers(0, 3, n)
-        X[:, s] = rng.normal(0, 4, (3, F))[lab] + rng.normal(size=(n, F))
-    return X
-
-
-def _est(**kw):
-    return FVAEClustering(**{**dict(n_clusters=3, latent_dim=2, hidden=(8,), epochs=4, batch_size=50,
-                                    random_state=3), **kw})
 
 
 def _step_grad_norms(monkeypatch, est, X):
@@ -42,24 +29,24 @@ def _step_grad_norms(monkeypatch, est, X):
 
 @pytest.mark.parametrize("kw", [dict(), dict(pretrain_epochs=2, init="kmeans")])
 def test_grad_clip_bounds_the_norm_of_every_step(monkeypatch, kw):
-    X = _data(0)
-    free = _step_grad_norms(monkeypatch, _est(grad_clip=None, **kw), X)
+    X = fvae_blobs(0)
+    free = _step_grad_norms(monkeypatch, small_fvae(grad_clip=None, **kw), X)
     clip = 0.5 * np.median(free)  # so that clipping is active in at least half of the steps
     assert (free > clip * 1.01).mean() >= 0.5
-    clipped = _step_grad_norms(monkeypatch, _est(grad_clip=clip, **kw), X)
+    clipped = _step_grad_norms(monkeypatch, small_fvae(grad_clip=clip, **kw), X)
     assert len(clipped) == len(free) == 4 * 4  # 4 epochs x 4 batches
     assert clipped.max() <= clip * (1 + 1e-5)  # float32 gradients scaled by clip / norm
     assert clipped.max() >= clip * (1 - 1e-5)  # ... and the clipped steps sit at the bound
     # a bound above every step's norm changes nothing: same weights as no clipping
-    a, b = _est(grad_clip=None, **kw).fit(X), _est(grad_clip=10 * free.max(), **kw).fit(X)
+    a, b = small_fvae(grad_clip=None, **kw).fit(X), small_fvae(grad_clip=10 * free.max(), **kw).fit(X)
     for (n, p), q in zip(a.model_.state_dict().items(), b.model_.state_dict().values()):
         torch.testing.assert_close(p, q, rtol=0, atol=0, msg=n)
 
 
 @pytest.mark.parametrize("pretrain", [0, 3])
 def test_diverged_loss_raises_naming_epoch_lr_and_grad_clip(pretrain):
-    X = _data(2)
-    est = _est(lr=100.0, grad_clip=None, pretrain_epochs=pretrain, init="kmeans" if pretrain else "random")
+    X = fvae_blobs(2)
+    est = small_fvae(lr=100.0, grad_clip=None, pretrain_epochs=pretrain, init="kmeans" if pretrain else "random")
     phase = "pretraining" if pretrain else "mixture phase"
     with pytest.raises(FloatingPointError, match=rf"diverged in FVAEClustering epoch 1 \({phase}, step \d+\): "
                                                  r"the loss is (nan|inf).*lr=100\.0.*grad_clip=None"):
@@ -69,13 +56,13 @@ def test_diverged_loss_raises_naming_epoch_lr_and_grad_clip(pretrain):
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "10"])
 def test_grad_clip_validation(bad):
     with pytest.raises(ValueError, match=r"grad_clip=.* must be None \(no clipping\) or a finite number > 0"):
-        _est(grad_clip=bad).fit(_data(0, n=20))
+        small_fvae(grad_clip=bad).fit(fvae_blobs(0, n=20))
 
 
 def test_checkpoint_from_before_grad_clip_keeps_no_clipping(tmp_path):
-    X = _data(3)
+    X = fvae_blobs(3)
     ck = tmp_path / "old.pt"
-    est = _est(epochs=2, grad_clip=None).fit(X, checkpoint=ck)
+    est = small_fvae(epochs=2, grad_clip=None).fit(X, checkpoint=ck)
     state = torch.load(ck, weights_only=True)
     del state["config"]["grad_clip"]  # as written before the option existed (trained without clipping)
     torch.save(state, ck)
@@ -83,15 +70,15 @@ def test_checkpoint_from_before_grad_clip_keeps_no_clipping(tmp_path):
     assert loaded.grad_clip is None
     np.testing.assert_array_equal(loaded.predict(X), est.labels_)
     with pytest.raises(ValueError, match="made with grad_clip=None, this estimator has grad_clip=10.0"):
-        _est(epochs=3).fit(X, checkpoint=ck)
-    resumed = _est(epochs=3, grad_clip=None).fit(X, checkpoint=ck)
-    np.testing.assert_array_equal(resumed.labels_, _est(epochs=3, grad_clip=None).fit(X).labels_)
+        small_fvae(epochs=3).fit(X, checkpoint=ck)
+    resumed = small_fvae(epochs=3, grad_clip=None).fit(X, checkpoint=ck)
+    np.testing.assert_array_equal(resumed.labels_, small_fvae(epochs=3, grad_clip=None).fit(X).labels_)
     # a new checkpoint records the value, so a resume with another one is refused
     ck2 = tmp_path / "new.pt"
-    _est(epochs=2, grad_clip=3.0).fit(X, checkpoint=ck2)
+    small_fvae(epochs=2, grad_clip=3.0).fit(X, checkpoint=ck2)
     assert FVAEClustering.load(ck2).grad_clip == 3.0
     with pytest.raises(ValueError, match="made with grad_clip=3.0, this estimator has grad_clip=10.0"):
-        _est(epochs=3).fit(X, checkpoint=ck2)
+        small_fvae(epochs=3).fit(X, checkpoint=ck2)
 
 
 def test_non_finite_pretrained_model_is_caught_at_the_initialisation(monkeypatch):
@@ -109,4 +96,4 @@ def test_non_finite_pretrained_model_is_caught_at_the_initialisation(monkeypatch
     monkeypatch.setattr(FVAEClustering, "_init_mixture", broken)
     with pytest.raises(FloatingPointError, match=r"FVAEClustering pretraining \(at the mixture initialisation\): "
                                                  r"the trunk output is not finite; use a smaller lr"):
-        _est(epochs=3, pretrain_epochs=2, init="kmeans").fit(_data(5))
+        small_fvae(epochs=3, pretrain_epochs=2, init="kmeans").fit(fvae_blobs(5))
