@@ -516,9 +516,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
     def _pretrain(self, X, gen, history):
         import torch
 
-        from ..nn._guard import check_finite_loss
-
         from ..nn._augment import corrupt
+        from ..nn._guard import check_finite_loss
 
         n = X.shape[0]
         epochs = check_int(self.pretrain_epochs, "pretrain_epochs", lo=0)
@@ -599,6 +598,7 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
             layer.cluster_centers = torch.nn.Parameter(torch.from_numpy(self.cluster_centers_.copy()).to(self._device))
         params = list(model.parameters()) + list(layer.parameters())
         lr = float(self.lr if self.dec_lr is None else self.dec_lr)
+        steps = {"lr": self.lr} if self.dec_lr is None else {"dec_lr": self.dec_lr}  # named by the guard
         if self.dec_optimizer == "sgd":
             opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
         else:
@@ -617,8 +617,8 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 # the batch only) and ignores its update_interval; we do not.
                 self.cluster_centers_ = layer.cluster_centers.detach().cpu().numpy().astype(np.float32, copy=True)
                 emb = self._embed(X)
-                check_finite_loss(torch.from_numpy(np.asarray(emb)), f"DEC clustering, iteration {it}", "embedding",
-                                  **({"lr": self.lr} if self.dec_lr is None else {"dec_lr": self.dec_lr}))
+                check_finite_loss(torch.from_numpy(np.asarray(emb)), f"DEC clustering, iteration {it}",
+                                  "embedding", **steps)
                 q_full = self._soft(emb)
                 labels = np.argmax(q_full, axis=1).astype(np.int32)
                 if kl_count:
@@ -649,7 +649,6 @@ class DEC(_ClusterMixin, _TransformerMixin, _Base):
                 z, xh = model(xb)
             else:
                 z, xh = model.encode(xb), None
-            steps = {"lr": self.lr} if self.dec_lr is None else {"dec_lr": self.dec_lr}
             check_finite_loss(z, f"DEC clustering, iteration {it + 1}", "embedding", **steps)
             if on_cpu:
                 q = layer(z)

@@ -90,11 +90,12 @@ def fit_unmix(data, counts, encoder, endmembers0, n_frozen, n_joint, batch_size,
     """
     import torch
 
+    from ..nn._guard import check_finite_loss
+
     n = data.shape[0]
     total = counts.sum(1, keepdim=True)
     logits_e = torch.nn.Parameter(torch.log(torch.as_tensor(endmembers0, dtype=torch.float32)))
     history = {"recon": [], "cluster": [], "reg": [], "spread": []}
-    from ..nn._guard import check_finite_loss
 
     def run(epochs, params):
         if epochs == 0:

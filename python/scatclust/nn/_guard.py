@@ -10,19 +10,19 @@ __all__ = ["check_finite_loss"]
 def check_finite_loss(loss, where, what="loss", **settings):
     """Raise ``FloatingPointError`` when the tensor ``loss`` holds a NaN or an infinity.
 
-    ``where`` says which fit and phase (e.g. ``"DEC pretraining, epoch 3"``); ``settings``
-    are the caller's parameters that bound the step (e.g. ``lr=1e-3``), named in the message
-    with their values so that the user knows what to lower; ``what`` names the checked
-    quantity (default 'loss'; e.g. 'embedding' for a model's outputs). A diverged optimisation otherwise
-    carries NaN into k-means, L-BFGS or the saved model, where it fails far from its cause or
-    not at all.
+    ``where`` says which fit and phase (e.g. ``"DEC pretraining, epoch 3"``), ``what`` the
+    checked quantity (default 'loss'; e.g. 'embedding' for a model's outputs), and
+    ``settings`` are the caller's parameters that bound the step (e.g. ``lr=1e-3``), named in
+    the message with their values so that the user knows what to lower. A diverged
+    optimisation otherwise carries NaN into k-means, L-BFGS or the saved model, where it fails
+    far from its cause or not at all.
 
     >>> import torch
     >>> check_finite_loss(torch.tensor(1.0), "fit")
     >>> check_finite_loss(torch.tensor(float("nan")), "fit, epoch 2", lr=0.1)
     Traceback (most recent call last):
     ...
-    FloatingPointError: training diverged in fit, epoch 2: the loss is nan; use a smaller lr (lr=0.1), or check the input for extreme outliers
+    FloatingPointError: training diverged in fit, epoch 2: the loss is nan; use a smaller lr (lr=0.1), ...
     """
     if bool(torch.isfinite(loss.detach()).all()):
         return
