@@ -158,6 +158,34 @@ def test_preprocess_anscombe():
     np.testing.assert_allclose(preprocess_spectra(x), a / a.max(), rtol=np.finfo(np.float32).eps * 4)
 
 
+@pytest.mark.parametrize("method", ["anscombe", "log-max"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("block", [1, 13 * 3, 1 << 20])  # one row per block, 3 rows, all rows at once
+def test_preprocess_in_row_blocks_equals_the_whole_array_formula(monkeypatch, method, dtype, block):
+    import scatclust.cube._segment as seg_mod
+
+    x = np.random.default_rng(0).poisson(3.0, (50, 13)).astype(dtype)
+    x[7] = 0  # an all-zero spectrum stays zero
+    x64 = x.astype(np.float64)  # oracle: the formulas on the whole array in float64, then float32
+    if method == "anscombe":
+        a = 2.0 * np.sqrt(x64 + 0.375) - 2.0 * np.sqrt(0.375)
+        ref = (a / a.max()).astype(np.float32)
+    else:
+        lg = np.log1p(x64)
+        mx = lg.max(axis=1, keepdims=True)
+        ref = (lg / np.where(mx > 0, mx, 1.0)).astype(np.float32)
+    monkeypatch.setattr(seg_mod, "_PREPROCESS_BLOCK", block)
+    got = preprocess_spectra(x, method)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, ref)  # bit for bit, whatever the block size
+    assert not got[7].any()
+
+
+def test_preprocess_rejects_a_non_2d_input():
+    with pytest.raises(ValueError, match=r"spectra of shape \(4,\) must be \(N, C\)"):
+        preprocess_spectra(np.ones(4))
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(n_clusters=1), "n_clusters"),
     (dict(k_range=(1, 3)), "k_range"),

@@ -96,6 +96,9 @@ class CubeSegmentation:
     wall_time: float = 0.0
 
 
+_PREPROCESS_BLOCK = 1 << 20  # float64 values per block of rows in preprocess_spectra (8 MB)
+
+
 def preprocess_spectra(spectra, method="anscombe"):
     """Variance-stabilise / normalise per-pixel spectra; every channel kept.
 
@@ -119,14 +122,29 @@ def preprocess_spectra(spectra, method="anscombe"):
     """
     if method not in ("anscombe", "log-max"):
         raise ValueError(f"preprocess={method!r} must be 'anscombe' or 'log-max'")
-    x = np.asarray(spectra, dtype=np.float64)
+    spectra = np.asarray(spectra)
+    if spectra.ndim != 2:
+        raise ValueError(f"spectra of shape {spectra.shape} must be (N, C)")
+    n, c = spectra.shape
+    out = np.empty((n, c), dtype=np.float32)
+    # Blocks of rows in float64 (~8 MB each): the peak memory is the float32 output plus a few
+    # blocks, not several float64 copies of the whole cube; every value is computed as before.
+    rows = max(1, _PREPROCESS_BLOCK // max(c, 1))
     if method == "anscombe":
-        a = 2.0 * np.sqrt(x + 0.375) - 2.0 * np.sqrt(0.375)
-        top = a.max() if a.size else 0.0
-        return (a / (top if top > 0 else 1.0)).astype(np.float32)
-    x = np.log1p(x)
-    m = x.max(axis=1, keepdims=True)
-    return (x / np.where(m > 0, m, 1.0)).astype(np.float32)
+        def anscombe(x):
+            return 2.0 * np.sqrt(x + 0.375) - 2.0 * np.sqrt(0.375)
+
+        # the transform is non-decreasing, so its maximum is its value at the largest count
+        top = float(anscombe(np.asarray(spectra.max(), dtype=np.float64))) if spectra.size else 0.0
+        top = top if top > 0 else 1.0
+        for i in range(0, n, rows):
+            out[i:i + rows] = anscombe(np.asarray(spectra[i:i + rows], dtype=np.float64)) / top
+        return out
+    for i in range(0, n, rows):
+        x = np.log1p(np.asarray(spectra[i:i + rows], dtype=np.float64))
+        m = x.max(axis=1, keepdims=True) if c else np.zeros((len(x), 1))
+        out[i:i + rows] = x / np.where(m > 0, m, 1.0)
+    return out
 
 
 def _build(n_channels, hidden, latent_dim, conv, variational=False):
@@ -465,8 +483,8 @@ def segment(cube, n_clusters=None, k_range=(2, 10), *, mask=None, latent_dim=8, 
     labels[m] = lab
     latent = np.full((h * w, latent_dim), np.nan, dtype=np.float32)
     latent[m] = zt.numpy()
-    raw = flat[m].astype(np.float64)
-    mean_spectra = np.stack([raw[lab == k].mean(0) if np.any(lab == k) else np.full(c, np.nan)
+    raw = flat[m]  # float64 sums without a float64 copy of the cube
+    mean_spectra = np.stack([raw[lab == k].mean(0, dtype=np.float64) if np.any(lab == k) else np.full(c, np.nan)
                              for k in range(n_clusters)])
     return CubeSegmentation(labels=labels.reshape(h, w), mean_spectra=mean_spectra,
                             latent=latent.reshape(h, w, latent_dim), centers=cen, n_clusters=n_clusters,
